@@ -1,0 +1,76 @@
+"""Model registry: a name is a class plus a dict of settings; ``get_model`` keyword arguments override them."""
+import difflib
+import fnmatch
+
+from .resnet import IMAGENET_DEPTHS, ResNet
+from .resnet_v2 import PreActResNet
+
+_MODELS = {}
+
+
+class UnknownModel(ValueError):
+    """Raised for a model name the registry does not hold; the message lists close matches."""
+
+
+def register(name, cls, **settings):
+    if name in _MODELS:
+        raise ValueError("model %r is registered twice" % name)
+    _MODELS[name] = (cls, settings)
+
+
+def list_models(pattern="*"):
+    """Registered names matching a shell-style pattern, sorted."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+
+
+def model_settings(name):
+    """The settings a registry name stands for (a copy)."""
+    return dict(_lookup(name)[1])
+
+
+def _lookup(name):
+    try:
+        return _MODELS[name]
+    except KeyError:
+        close = difflib.get_close_matches(str(name), list(_MODELS), n=6, cutoff=0.6)
+        hint = ("did you mean: %s?" % ", ".join(close)) if close else \
+            "see gluon_tricks.list_models() for the %d names" % len(_MODELS)
+        raise UnknownModel("unknown model %r; %s" % (name, hint)) from None
+
+
+def get_model(name, **kwargs):
+    """Build a registered model; keyword arguments override its settings (``classes=10``, ``last_gamma=True``)."""
+    cls, settings = _lookup(name)
+    kwargs.setdefault("prefix", name.replace(".", "_") + "_")
+    return cls(**dict(settings, **kwargs))
+
+
+# Paper Figure 2 (and GluonCV's E/S stems) as settings of the one v1 class.
+V1_VARIANTS = {
+    "v1": dict(stride_in_1x1=True, conv_bias=True, layout="gluoncv_v1"),  # ResNet-A, GluonCV resnet.py
+    "v1b": dict(),                                                          # ResNet-B
+    "v1c": dict(stem="deep"),                                               # ResNet-C
+    "v1d": dict(stem="deep", down="avg"),                                   # ResNet-D
+    "v1e": dict(stem="deep", stem_channels=128, down="avg"),                # GluonCV E
+    "v1s": dict(stem="deep", stem_channels=128),                            # GluonCV S
+}
+# Small-input (28-32 px) family; "v1" reproduces GluonCV's cifar_resnet*_v1 (no stem ReLU).
+SMALL_V1_VARIANTS = {
+    "v1": dict(stem_relu=False, layout="gluoncv_v1"),
+    "v1b": dict(),
+    "v1c": dict(stem="deep"),
+    "v1d": dict(stem="deep", down="avg"),
+}
+SMALL = dict(small_input=True, classes=10)
+
+for _depth in IMAGENET_DEPTHS:
+    for _tag, _settings in V1_VARIANTS.items():
+        register("resnet%d_%s" % (_depth, _tag), ResNet, depth=_depth, **_settings)
+    register("resnet%d_v2" % _depth, PreActResNet, depth=_depth)
+    register("se_resnet%d_v1" % _depth, ResNet, depth=_depth, use_se=True, **V1_VARIANTS["v1"])
+    register("se_resnet%d_v2" % _depth, PreActResNet, depth=_depth, use_se=True)
+
+for _depth in (20, 56, 110):
+    for _tag, _settings in SMALL_V1_VARIANTS.items():
+        register("cifar_resnet%d_%s" % (_depth, _tag), ResNet, depth=_depth, **SMALL, **_settings)
+    register("cifar_resnet%d_v2" % _depth, PreActResNet, depth=_depth, shortcut_from="input", **SMALL)

@@ -1,0 +1,238 @@
+"""ResNet v1 family: every variant of the Bag-of-Tricks paper is a switch on one HybridBlock."""
+import re
+
+from mxnet.gluon import HybridBlock, nn
+
+from .weights import load_params
+
+# depth -> (bottleneck?, blocks per stage), ImageNet layouts of He et al. 2016.
+IMAGENET_DEPTHS = {
+    18: (False, (2, 2, 2, 2)),
+    34: (False, (3, 4, 6, 3)),
+    50: (True, (3, 4, 6, 3)),
+    101: (True, (3, 4, 23, 3)),
+    152: (True, (3, 8, 36, 3)),
+}
+
+
+def small_depth(depth):
+    """CIFAR-style depth 6n+2 -> n basic blocks in each of three stages."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError("small-input ResNet depth must be 6n+2 (20, 32, 44, 56, 110...), got %d" % depth)
+    n = (depth - 2) // 6
+    return False, (n, n, n)
+
+
+def _norm(norm_layer, norm_kwargs, zero_gamma=False):
+    kwargs = dict(norm_kwargs or {})
+    if zero_gamma:
+        kwargs["gamma_initializer"] = "zeros"
+    return norm_layer(**kwargs)
+
+
+def _squeeze_excite(channels):
+    """SE branch in GluonCV's layout (reduction 16), so se_* weights stay interchangeable."""
+    se = nn.HybridSequential(prefix="")
+    se.add(nn.Dense(channels // 16, use_bias=False), nn.Activation("relu"),
+           nn.Dense(channels, use_bias=False), nn.Activation("sigmoid"))
+    return se
+
+
+def _se_scale(F, se, x):
+    w = se(F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg"))
+    return F.broadcast_mul(x, w.expand_dims(axis=2).expand_dims(axis=2))
+
+
+def make_downsample(out_channels, stride, avg, norm_layer, norm_kwargs):
+    """Projection shortcut. ResNet-D (avg=True) pools first so the 1x1 conv sees every pixel."""
+    down = nn.HybridSequential(prefix="")
+    if avg:  # pool even at stride 1, so parameter indices match GluonCV's v1d files
+        down.add(nn.AvgPool2D(pool_size=stride, strides=stride, ceil_mode=True, count_include_pad=False))
+        stride = 1
+    down.add(nn.Conv2D(out_channels, kernel_size=1, strides=stride, use_bias=False))
+    down.add(_norm(norm_layer, norm_kwargs))
+    return down
+
+
+class ResidualUnit(HybridBlock):
+    """A v1 residual unit: basic (3x3, 3x3) or bottleneck (1x1, 3x3, 1x1 with 4x expansion).
+
+    Children are named conv1/bn1/relu1... as in GluonCV's v1b blocks so that parameter
+    files load by structure. The fb.resnet.torch ablations are switches: ``bn_after_add``
+    moves the last BN after the addition, ``relu_after_add=False`` drops the final ReLU.
+    """
+
+    def __init__(self, planes, stride=1, downsample=None, bottleneck=False, stride_in_1x1=False,
+                 conv_bias=False, last_gamma=False, use_se=False, bn_after_add=False,
+                 relu_after_add=True, norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        if bn_after_add and last_gamma:
+            raise ValueError("last_gamma zero-initialises the BN that bn_after_add moves onto the sum; "
+                             "together they would zero every unit's output")
+        kernels = (1, 3, 1) if bottleneck else (3, 3)
+        widths = (planes, planes, planes * 4) if bottleneck else (planes, planes)
+        stride_at = 0 if (stride_in_1x1 or not bottleneck) else 1
+        self._depth = len(kernels)
+        self._bn_after_add = bn_after_add
+        self._relu_after_add = relu_after_add
+        with self.name_scope():
+            for i, (k, width) in enumerate(zip(kernels, widths), start=1):
+                last = i == self._depth
+                setattr(self, "conv%d" % i, nn.Conv2D(
+                    width, kernel_size=k, strides=stride if i - 1 == stride_at else 1, padding=k // 2,
+                    use_bias=conv_bias and k == 1))
+                setattr(self, "bn%d" % i, _norm(norm_layer, norm_kwargs, zero_gamma=last and last_gamma))
+                if not last:
+                    setattr(self, "relu%d" % i, nn.Activation("relu"))
+            self.se = _squeeze_excite(widths[-1]) if use_se else None
+            self.downsample = downsample
+
+    def hybrid_forward(self, F, x):
+        out = x
+        for i in range(1, self._depth + 1):
+            out = getattr(self, "conv%d" % i)(out)
+            if i < self._depth:
+                out = getattr(self, "relu%d" % i)(getattr(self, "bn%d" % i)(out))
+            elif not self._bn_after_add:
+                out = getattr(self, "bn%d" % i)(out)
+        if self.se is not None:
+            out = _se_scale(F, self.se, out)
+        out = out + (self.downsample(x) if self.downsample is not None else x)
+        if self._bn_after_add:
+            out = getattr(self, "bn%d" % self._depth)(out)
+        return F.relu(out) if self._relu_after_add else out
+
+
+class ResNet(HybridBlock):
+    r"""ResNet v1 with the tweaks of He et al., "Bag of Tricks for Image Classification" (2019).
+
+    The variants of the paper's Figure 2 and GluonCV's extra stems are settings:
+
+    ========  =========================================================  =====================
+    variant   what changes                                               settings
+    ========  =========================================================  =====================
+    A (v1)    original: stride 2 in the bottleneck's first 1x1 conv      ``stride_in_1x1=True``
+    B (v1b)   stride 2 moved to the 3x3 conv (torchvision, NVIDIA v1.5)  defaults
+    C (v1c)   7x7 stem replaced by three 3x3 convs (32, 32, 64)          ``stem='deep'``
+    D (v1d)   C + 2x2 avg-pool before the 1x1 projection shortcut        ``stem='deep', down='avg'``
+    E (v1e)   D with a wider deep stem (64, 64, 128)                     ``+ stem_channels=128``
+    S (v1s)   C with the wider deep stem                                 ``stem='deep', stem_channels=128``
+    ========  =========================================================  =====================
+
+    ``small_input=True`` makes the CIFAR / Fashion-MNIST form: a stride-1 3x3 stem (or a
+    stride-1 deep stem), no max-pool and usually three stages (16, 32, 64). B is a no-op there
+    (basic blocks have no 1x1 conv); C and D apply.
+
+    Other switches: ``use_se`` (squeeze-excitation), ``last_gamma`` (zero-init the last BN
+    gamma of each residual branch, Goyal et al. 2017: each unit starts as identity),
+    ``bn_after_add`` / ``relu_after_add`` (fb.resnet.torch block ablations), ``final_drop``.
+    ``conv_bias`` and ``stem_relu=False`` exist only to reproduce quirks of GluonCV's
+    resnet*_v1 (biased 1x1 convs) and cifar_resnet*_v1 (no ReLU after the stem).
+    ``layout='gluoncv_v1'`` lets ``load_parameters`` read GluonCV's ``features.N`` files.
+    """
+
+    def __init__(self, depth=50, classes=1000, small_input=False, channels=None, layers=None,
+                 bottleneck=None, stem="plain", stem_channels=None, stem_relu=True, down="conv",
+                 stride_in_1x1=False, conv_bias=False, use_se=False, last_gamma=False,
+                 bn_after_add=False, relu_after_add=True, final_drop=0.0, layout="gluoncv_v1b",
+                 norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        if stem not in ("plain", "deep"):
+            raise ValueError("stem must be 'plain' or 'deep', got %r" % (stem,))
+        if down not in ("conv", "avg"):
+            raise ValueError("down must be 'conv' or 'avg', got %r" % (down,))
+        if layout not in ("gluoncv_v1", "gluoncv_v1b"):
+            raise ValueError("layout must be 'gluoncv_v1' or 'gluoncv_v1b', got %r" % (layout,))
+        if layers is None:
+            if not small_input and depth not in IMAGENET_DEPTHS:
+                raise ValueError("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
+            default_bottleneck, layers = small_depth(depth) if small_input else IMAGENET_DEPTHS[depth]
+            bottleneck = default_bottleneck if bottleneck is None else bottleneck
+        channels = tuple(channels or ((16, 32, 64) if small_input else (64, 128, 256, 512))[:len(layers)])
+        if len(channels) != len(layers):
+            raise ValueError("need one channel width per stage: %d widths for %d stages" % (len(channels), len(layers)))
+        stem_channels = stem_channels or channels[0]
+        self._layout = layout
+        self._stage_offset = 2 if small_input else 4  # index of stage 1 in GluonCV's `features`
+        unit = dict(bottleneck=bool(bottleneck), stride_in_1x1=stride_in_1x1, conv_bias=conv_bias,
+                    use_se=use_se, last_gamma=last_gamma, bn_after_add=bn_after_add,
+                    relu_after_add=relu_after_add, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+        expansion = 4 if bottleneck else 1
+        with self.name_scope():
+            self.conv1 = self._stem(stem, stem_channels, small_input, norm_layer, norm_kwargs)
+            self.bn1 = _norm(norm_layer, norm_kwargs)
+            self.relu = nn.Activation("relu") if stem_relu else None
+            self.maxpool = None if small_input else nn.MaxPool2D(pool_size=3, strides=2, padding=1)
+            in_channels = stem_channels
+            for i, (planes, count) in enumerate(zip(channels, layers)):
+                stride = 1 if i == 0 else 2
+                stage = nn.HybridSequential(prefix="layers%d_" % (i + 1))
+                with stage.name_scope():
+                    for j in range(count):
+                        down_block = None
+                        if j == 0 and (stride != 1 or in_channels != planes * expansion):
+                            down_block = make_downsample(planes * expansion, stride, down == "avg",
+                                                         norm_layer, norm_kwargs)
+                        stage.add(ResidualUnit(planes, stride if j == 0 else 1, down_block, **unit))
+                in_channels = planes * expansion
+                setattr(self, "layer%d" % (i + 1), stage)
+            self._num_stages = len(layers)
+            self.avgpool = nn.GlobalAvgPool2D()
+            self.flat = nn.Flatten()
+            self.drop = nn.Dropout(final_drop) if final_drop > 0 else None
+            self.fc = nn.Dense(classes)
+
+    @staticmethod
+    def _stem(stem, width, small_input, norm_layer, norm_kwargs):
+        stride = 1 if small_input else 2
+        if stem == "plain":
+            k = 3 if small_input else 7
+            return nn.Conv2D(width, kernel_size=k, strides=stride, padding=k // 2, use_bias=False)
+        seq = nn.HybridSequential(prefix="conv1")
+        half = width // 2
+        seq.add(nn.Conv2D(half, 3, stride, 1, use_bias=False), _norm(norm_layer, norm_kwargs),
+                nn.Activation("relu"), nn.Conv2D(half, 3, 1, 1, use_bias=False),
+                _norm(norm_layer, norm_kwargs), nn.Activation("relu"),
+                nn.Conv2D(width, 3, 1, 1, use_bias=False))
+        return seq
+
+    def features(self, F, x):
+        x = self.bn1(self.conv1(x))
+        if self.relu is not None:
+            x = self.relu(x)
+        if self.maxpool is not None:
+            x = self.maxpool(x)
+        for i in range(1, self._num_stages + 1):
+            x = getattr(self, "layer%d" % i)(x)
+        return self.flat(self.avgpool(x))
+
+    def hybrid_forward(self, F, x):
+        x = self.features(F, x)
+        if self.drop is not None:
+            x = self.drop(x)
+        return self.fc(x)
+
+    def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
+                        cast_dtype=False, dtype_source="current"):
+        """Load our own files, GluonCV's v1b-style files, or GluonCV's ``features.N`` v1 files."""
+        rename = None
+        if self._layout == "gluoncv_v1":
+            offset = self._stage_offset
+            rename = lambda name: gluoncv_v1_to_ours(name, offset)  # noqa: E731
+        load_params(self, filename, ctx=ctx, allow_missing=allow_missing, ignore_extra=ignore_extra,
+                    cast_dtype=cast_dtype, dtype_source=dtype_source, rename=rename)
+
+
+# GluonCV's resnet.py / cifarresnet.py v1 blocks keep convs and BNs in a `body` sequence.
+_BODY = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2", "6": "conv3", "7": "bn3"}
+
+
+def gluoncv_v1_to_ours(name, stage_offset):
+    """Map a GluonCV ``features.N`` v1 parameter name onto this module's names (identity otherwise)."""
+    if not name.startswith(("features.", "output.")):
+        return name
+    name = re.sub(r"^output\.", "fc.", name)
+    name = re.sub(r"^features\.0\.", "conv1.", name)
+    name = re.sub(r"^features\.1\.", "bn1.", name)
+    name = re.sub(r"^features\.(\d+)\.", lambda m: "layer%d." % (int(m.group(1)) - stage_offset + 1), name)
+    return re.sub(r"\.body\.(\d)\.", lambda m: ".%s." % _BODY[m.group(1)], name)

@@ -1,0 +1,100 @@
+"""Pre-activation ResNet (He et al., "Identity Mappings in Deep Residual Networks", 2016).
+
+Children follow GluonCV's ResNetV2 / CIFARResNetV2 names (``features.N``, ``bn1``, ``conv1``...)
+so GluonCV's v2 parameter files load as they are.
+"""
+from mxnet.gluon import HybridBlock, nn
+
+from .resnet import IMAGENET_DEPTHS, _norm, _se_scale, _squeeze_excite, small_depth
+
+
+class PreActUnit(HybridBlock):
+    """BN-ReLU-conv unit. ``shortcut_from='preact'`` feeds the projection the normalised input
+    (GluonCV ImageNet v2); ``'input'`` feeds it the raw input (GluonCV CIFAR v2)."""
+
+    def __init__(self, planes, stride=1, project=False, bottleneck=False, down="conv",
+                 shortcut_from="preact", last_gamma=False, use_se=False,
+                 norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        kernels = (1, 3, 1) if bottleneck else (3, 3)
+        widths = (planes, planes, planes * 4) if bottleneck else (planes, planes)
+        stride_at = 1 if bottleneck else 0
+        self._depth = len(kernels)
+        self._preact_shortcut = shortcut_from == "preact"
+        with self.name_scope():
+            for i, (k, width) in enumerate(zip(kernels, widths), start=1):
+                setattr(self, "bn%d" % i, _norm(norm_layer, norm_kwargs,
+                                                zero_gamma=last_gamma and i == self._depth))
+                setattr(self, "conv%d" % i, nn.Conv2D(
+                    width, kernel_size=k, strides=stride if i - 1 == stride_at else 1,
+                    padding=k // 2, use_bias=False))
+            self.se = _squeeze_excite(widths[-1]) if use_se else None
+            self.downsample = None
+            if project:
+                conv = nn.Conv2D(widths[-1], 1, 1 if down == "avg" else stride, use_bias=False)
+                if down == "avg":  # ResNet-D shortcut; a new layout, no GluonCV file has it
+                    self.downsample = nn.HybridSequential(prefix="")
+                    self.downsample.add(nn.AvgPool2D(stride, stride, ceil_mode=True,
+                                                     count_include_pad=False), conv)
+                else:
+                    self.downsample = conv
+
+    def hybrid_forward(self, F, x):
+        pre = F.relu(self.bn1(x))
+        shortcut = x
+        if self.downsample is not None:
+            shortcut = self.downsample(pre if self._preact_shortcut else x)
+        out = self.conv1(pre)
+        for i in range(2, self._depth + 1):
+            out = getattr(self, "conv%d" % i)(F.relu(getattr(self, "bn%d" % i)(out)))
+        if self.se is not None:
+            out = _se_scale(F, self.se, out)
+        return out + shortcut
+
+
+class PreActResNet(HybridBlock):
+    """ResNet v2. ``small_input=True`` gives the CIFAR form (3x3 stride-1 stem, 16/32/64 widths).
+
+    As in GluonCV, a BN without scale or shift normalises the input image first.
+    """
+
+    def __init__(self, depth=50, classes=1000, small_input=False, channels=None, layers=None,
+                 bottleneck=None, down="conv", shortcut_from="preact", last_gamma=False,
+                 use_se=False, norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+        super().__init__(**kwargs)
+        if down not in ("conv", "avg"):
+            raise ValueError("down must be 'conv' or 'avg', got %r" % (down,))
+        if layers is None:
+            if not small_input and depth not in IMAGENET_DEPTHS:
+                raise ValueError("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
+            default_bottleneck, layers = small_depth(depth) if small_input else IMAGENET_DEPTHS[depth]
+            bottleneck = default_bottleneck if bottleneck is None else bottleneck
+        channels = tuple(channels or ((16, 32, 64) if small_input else (64, 128, 256, 512))[:len(layers)])
+        expansion = 4 if bottleneck else 1
+        unit = dict(bottleneck=bool(bottleneck), down=down, shortcut_from=shortcut_from,
+                    last_gamma=last_gamma, use_se=use_se, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+        with self.name_scope():
+            self.features = nn.HybridSequential(prefix="")
+            self.features.add(_norm(norm_layer, dict(norm_kwargs or {}, scale=False, center=False)))
+            if small_input:
+                self.features.add(nn.Conv2D(channels[0], 3, 1, 1, use_bias=False))
+            else:
+                self.features.add(nn.Conv2D(channels[0], 7, 2, 3, use_bias=False),
+                                  _norm(norm_layer, norm_kwargs), nn.Activation("relu"),
+                                  nn.MaxPool2D(3, 2, 1))
+            in_channels = channels[0]
+            for i, (planes, count) in enumerate(zip(channels, layers)):
+                stride = 1 if i == 0 else 2
+                stage = nn.HybridSequential(prefix="stage%d_" % (i + 1))
+                with stage.name_scope():
+                    for j in range(count):
+                        project = j == 0 and (stride != 1 or in_channels != planes * expansion)
+                        stage.add(PreActUnit(planes, stride if j == 0 else 1, project, **unit))
+                in_channels = planes * expansion
+                self.features.add(stage)
+            self.features.add(_norm(norm_layer, norm_kwargs), nn.Activation("relu"),
+                              nn.GlobalAvgPool2D(), nn.Flatten())
+            self.output = nn.Dense(classes)
+
+    def hybrid_forward(self, F, x):
+        return self.output(self.features(x))
