@@ -2,6 +2,15 @@
 
 __version__ = "0.1.0"
 
+import os as _os
+import sys as _sys
+
+# Left unset, MXNet 1.9.1 reserves a core for its engine and runs operators on the rest: one
+# thread on a 2-core machine (measured here: 250 vs 414 img/s for cifar_resnet20). It reads the
+# variable once, at import, so it must be set before mxnet is first imported.
+if "mxnet" not in _sys.modules:
+    _os.environ.setdefault("OMP_NUM_THREADS", str(len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else _os.cpu_count()))
+
 try:
     import mxnet as _mx  # noqa: F401
 except ImportError as _err:  # pragma: no cover - exercised in a subprocess test

@@ -1,0 +1,159 @@
+"""Small-image datasets (28-32 px) held in memory as uint8 arrays, and their batch augmentation."""
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+class DatasetNotFound(FileNotFoundError):
+    """The data set is in none of the places we looked; the message says where and how to get it."""
+
+
+@dataclass
+class ImageArrays:
+    """Images as uint8 NHWC plus int32 labels; small enough to keep in memory."""
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def read_idx(path):
+    """Read an idx file (the MNIST format), gzipped or not."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        zero, dtype_code, ndim = struct.unpack(">HBB", f.read(4))
+        if zero != 0 or dtype_code != 0x08:
+            raise ValueError("%s is not an idx file of unsigned bytes" % path)
+        shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    if data.size != int(np.prod(shape)):
+        raise ValueError("%s is truncated: header says %s, found %d bytes" % (path, shape, data.size))
+    return data.reshape(shape)
+
+
+def _find(directory, stem):
+    for name in (stem + ".gz", stem):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _has_fashion_mnist(directory):
+    return all(_find(directory, stem) for pair in FASHION_MNIST_FILES.values() for stem in pair)
+
+
+def fashion_mnist_dir(data_dir=None, download=True):
+    """Where the Fashion-MNIST idx files are.
+
+    A directory the user names wins; otherwise Debian's ``dataset-fashion-mnist`` package,
+    otherwise MXNet's own download into ``$MXNET_HOME/datasets/fashion-mnist``.
+    """
+    if data_dir:
+        if _has_fashion_mnist(data_dir):
+            return data_dir
+        raise DatasetNotFound(
+            "Fashion-MNIST idx files (train-images-idx3-ubyte[.gz], ...) are not in %s. "
+            "Install them with `apt-get install dataset-fashion-mnist` (they land in %s) or point "
+            "--data-dir at a directory holding the four files." % (data_dir, DEBIAN_FASHION_MNIST))
+    if _has_fashion_mnist(DEBIAN_FASHION_MNIST):
+        return DEBIAN_FASHION_MNIST
+    import mxnet as mx
+    cache = os.path.join(mx.base.data_dir(), "datasets", "fashion-mnist")
+    if _has_fashion_mnist(cache):
+        return cache
+    if download:
+        try:
+            for train in (True, False):
+                mx.gluon.data.vision.FashionMNIST(root=cache, train=train)
+            return cache
+        except Exception as err:  # network errors come in many types
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    else:
+        reason = "download disabled"
+    raise DatasetNotFound(
+        "Fashion-MNIST not found: looked in %s (Debian package) and %s (MXNet cache); "
+        "the download failed (%s). Install it with `apt-get install dataset-fashion-mnist` "
+        "or pass --data-dir DIR with the four idx files." % (DEBIAN_FASHION_MNIST, cache, reason))
+
+
+def load_fashion_mnist(data_dir=None, download=True):
+    """(train, test) as :class:`ImageArrays` with images of shape (N, 28, 28, 1)."""
+    root = fashion_mnist_dir(data_dir, download)
+    splits = []
+    for split in ("train", "test"):
+        images_stem, labels_stem = FASHION_MNIST_FILES[split]
+        images = read_idx(_find(root, images_stem))
+        labels = read_idx(_find(root, labels_stem)).astype(np.int32)
+        if len(images) != len(labels):
+            raise ValueError("%s: %d images but %d labels" % (root, len(images), len(labels)))
+        splits.append(ImageArrays(images[..., None], labels, FASHION_MNIST_CLASSES))
+    return tuple(splits)
+
+
+DATASETS = {"fashion-mnist": load_fashion_mnist}
+# Per-channel mean/std of the training images on the 0-255 scale.
+STATS = {"fashion-mnist": ((72.94,), (90.02,))}
+
+
+class ArrayLoader:
+    """Batches of normalised NCHW float32 NDArrays from in-memory images.
+
+    Pad-and-random-crop and horizontal flip happen together as one gather per batch. The
+    order and the augmentation of epoch ``e`` depend only on ``(seed, e)``, so a run that
+    resumes at an epoch sees the same batches as one that never stopped.
+    """
+
+    def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, seed=0):
+        self.data = data
+        self.batch_size = batch_size
+        self.train = train
+        self.pad = pad
+        self.flip = flip
+        self.seed = seed
+        self._mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+        self._std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+        width = ((0, 0), (pad, pad), (pad, pad), (0, 0))
+        self._padded = np.pad(data.images, width) if pad else data.images
+
+    def __len__(self):
+        n = len(self.data)
+        return n // self.batch_size if self.train else -(-n // self.batch_size)
+
+    def epoch(self, epoch=0):
+        """Yield ``(images, labels)`` for one pass; training drops the last partial batch."""
+        import mxnet as mx
+        n = len(self.data)
+        rng = np.random.default_rng((self.seed, epoch))
+        order = rng.permutation(n) if self.train else np.arange(n)
+        _, h, w, _ = self.data.images.shape
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.train and (self.pad or self.flip):
+                batch = self._augment(idx, h, w, rng)
+            else:
+                batch = self.data.images[idx]
+            x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
+            yield mx.nd.array(x), mx.nd.array(self.data.labels[idx], dtype=np.float32)
+
+    def _augment(self, idx, h, w, rng):
+        b = len(idx)
+        rows = rng.integers(0, 2 * self.pad + 1, b)[:, None] + np.arange(h)
+        cols = rng.integers(0, 2 * self.pad + 1, b)[:, None] + np.arange(w)
+        if self.flip:
+            flipped = rng.random(b) < 0.5
+            cols[flipped] = cols[flipped, ::-1]
+        return self._padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -1,0 +1,53 @@
+"""Run records: an append-only JSON-lines log and a PNG of its curves."""
+import json
+import os
+
+
+class JsonLog:
+    """Appends one JSON object per line and flushes, so a killed run keeps every record it wrote."""
+
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def write(self, record):
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def read_log(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curves(log_path, png_path):
+    """Loss, accuracy and learning rate against epoch, from the log's records."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_log(log_path)
+    steps = [r for r in records if r.get("kind") == "interval"]
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    fig, (ax_loss, ax_acc, ax_lr) = plt.subplots(1, 3, figsize=(14, 4))
+    if steps:
+        ax_loss.plot([r["epoch_float"] for r in steps], [r["loss"] for r in steps], lw=0.8, label="train, smoothed targets (interval)")
+        ax_lr.plot([r["epoch_float"] for r in steps], [r["lr"] for r in steps])
+    if epochs:
+        x = [r["epoch"] + 1 for r in epochs]
+        ax_loss.plot(x, [r["train_loss"] for r in epochs], "o-", label="train, smoothed targets (epoch)")
+        ax_loss.plot(x, [r["test_loss"] for r in epochs], "s-", label="test (plain CE)")
+        ax_acc.plot(x, [100 * r["train_acc"] for r in epochs], "o-", label="train")
+        ax_acc.plot(x, [100 * r["test_acc"] for r in epochs], "s-", label="test (plain CE)")
+    ax_loss.set(title="loss", xlabel="epoch")
+    ax_acc.set(title="top-1 accuracy (%)", xlabel="epoch")
+    ax_lr.set(title="learning rate", xlabel="epoch")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    ax_lr.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = png_path + ".tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, png_path)

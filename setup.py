@@ -1,0 +1,39 @@
+"""gluon_tricks: Bag-of-Tricks image classification on MXNet Gluon."""
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "gluon_tricks", "__init__.py")) as f:
+    VERSION = re.search(r'__version__ = "([^"]+)"', f.read()).group(1)
+
+setup(
+    name="gluon_tricks",
+    version=VERSION,
+    description="Bag of Tricks for Image Classification on MXNet Gluon: ResNet-B/C/D, "
+                "trainer with warmup/cosine/label smoothing/mixup/distillation, model zoo",
+    long_description=open(os.path.join(HERE, "README.md")).read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["gluon_tricks", "gluon_tricks.*"]),
+    python_requires=">=3.8",
+    # MXNet itself is an extra: the CPU and CUDA wheels are different distributions.
+    install_requires=[
+        "numpy<1.24",          # MXNet 1.9.1 uses numpy aliases removed in 1.24
+        "gluoncv>=0.10.5",     # parity reference and GluonCV weight import
+        "opencv-python",
+        "matplotlib",
+        "tqdm",
+        "pyyaml",
+    ],
+    extras_require={
+        "cpu": ["mxnet==1.9.1"],
+        "cu112": ["mxnet-cu112==1.9.1"],
+        "test": ["pytest>=7", "pytest-timeout"],
+        "docs": ["sphinx", "sphinx-gallery"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
