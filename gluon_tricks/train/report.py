@@ -38,7 +38,7 @@ def plot_curves(log_path, png_path):
         ax_loss.plot(x, [r["train_loss"] for r in epochs], "o-", label="train, smoothed targets (epoch)")
         ax_loss.plot(x, [r["test_loss"] for r in epochs], "s-", label="test (plain CE)")
         ax_acc.plot(x, [100 * r["train_acc"] for r in epochs], "o-", label="train")
-        ax_acc.plot(x, [100 * r["test_acc"] for r in epochs], "s-", label="test (plain CE)")
+        ax_acc.plot(x, [100 * r["test_acc"] for r in epochs], "s-", label="test")
     ax_loss.set(title="loss", xlabel="epoch")
     ax_acc.set(title="top-1 accuracy (%)", xlabel="epoch")
     ax_lr.set(title="learning rate", xlabel="epoch")
