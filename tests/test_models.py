@@ -1,0 +1,219 @@
+"""Models: GluonCV parity, parameter counts, shapes, the tweak switches, hybrid == imperative."""
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_tricks import get_model, list_models
+from gluon_tricks.models import ResNet, UnknownModel, WeightsMismatch, model_settings
+
+gluoncv = pytest.importorskip("gluoncv")
+
+# Every name GluonCV publishes ImageNet or CIFAR weights for in these families (model_store.py).
+PUBLISHED = (
+    ["resnet%d_v1" % d for d in (18, 34, 50, 101, 152)]
+    + ["resnet%d_v1b" % d for d in (18, 34, 50, 101, 152)]
+    + ["resnet%d_v1%s" % (d, v) for v in "cds" for d in (50, 101, 152)]
+    + ["resnet%d_v2" % d for d in (18, 34, 50, 101, 152)]
+    + ["cifar_resnet%d_v%d" % (d, v) for v in (1, 2) for d in (20, 56, 110)]
+)
+# GluonCV builds these too (no published weights): same layouts, checked the same way.
+UNPUBLISHED = ["resnet50_v1e", "se_resnet18_v1", "se_resnet50_v1", "se_resnet50_v2"]
+
+
+def _shape(name):
+    return (2, 3, 32, 32) if name.startswith("cifar") else (2, 3, 64, 64)
+
+
+def _randomise(net, seed=0):
+    """Random BN statistics and affine terms, so BN is not the identity and the comparison bites."""
+    rng = np.random.RandomState(seed)
+    for name, p in net.collect_params().items():
+        if name.endswith("running_var"):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+        elif name.endswith(("running_mean", "beta")):
+            p.set_data(mx.nd.array(rng.uniform(-0.2, 0.2, p.shape)))
+        elif name.endswith("gamma"):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, p.shape)))
+
+
+def _trainable(net):
+    return sum(int(np.prod(p.shape)) for p in net.collect_params().values() if p.grad_req != "null")
+
+
+@pytest.mark.parametrize("name", PUBLISHED + UNPUBLISHED)
+def test_gluoncv_parity(name, tmp_path):
+    shape = _shape(name)
+    theirs = gluoncv.model_zoo.get_model(name, pretrained=False)
+    theirs.initialize(mx.init.Xavier(magnitude=2))
+    theirs(mx.nd.zeros(shape))
+    _randomise(theirs)
+    path = str(tmp_path / (name + ".params"))
+    theirs.save_parameters(path)
+
+    ours = get_model(name)
+    ours.load_parameters(path)  # strict: every parameter present, none extra, shapes equal
+
+    file_shapes = {k: v.shape for k, v in mx.nd.load(path).items()}
+    assert sorted(map(tuple, file_shapes.values())) == sorted(tuple(p.shape) for p in ours.collect_params().values())
+    x = mx.nd.random.uniform(-1, 1, shape)
+    expected = theirs(x).asnumpy()
+    got = ours(x).asnumpy()
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() < 1e-4
+    assert np.abs(expected).max() > 1e-2  # the outputs compared are not all ~0
+
+
+# Trainable parameter counts, 1000 classes (10 for CIFAR); torchvision and the GluonCV tables agree.
+KNOWN_COUNTS = {
+    "resnet18_v1b": 11_689_512, "resnet34_v1b": 21_797_672, "resnet50_v1b": 25_557_032,
+    "resnet101_v1b": 44_549_160, "resnet152_v1b": 60_192_808, "resnet50_v1d": 25_576_264,  # timm resnet50d
+}
+
+
+@pytest.mark.parametrize("name,count", sorted(KNOWN_COUNTS.items()))
+def test_parameter_count(name, count):
+    net = get_model(name)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 64, 64)))
+    assert _trainable(net) == count
+
+
+def test_resnet50_v1b_is_25_56m():
+    net = get_model("resnet50_v1b")
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    assert round(_trainable(net) / 1e6, 2) == 25.56
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_runs(name):
+    net = get_model(name, classes=7)
+    net.initialize()
+    small = model_settings(name).get("small_input", False)
+    out = net(mx.nd.random.uniform(shape=(2, 3, 32, 32) if small else (2, 3, 64, 64)))
+    assert out.shape == (2, 7)
+    assert np.isfinite(out.asnumpy()).all()
+
+
+@pytest.mark.parametrize("name", ["resnet50_v1d", "resnet18_v2", "cifar_resnet20_v1", "se_resnet18_v1"])
+def test_hybrid_equals_imperative(name):
+    net = get_model(name)
+    net.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(shape=_shape(name))
+    imperative = net(x).asnumpy()
+    net.hybridize(static_alloc=True, static_shape=True)
+    np.testing.assert_allclose(net(x).asnumpy(), imperative, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(net(x).asnumpy(), imperative, atol=1e-5, rtol=1e-5)  # cached graph too
+
+
+def _conv_strides(net):
+    return {name: blk._kwargs["stride"] for name, blk in _named_convs(net)}
+
+
+def _named_convs(block, prefix=""):
+    for key, child in block._children.items():
+        name = prefix + key
+        if isinstance(child, mx.gluon.nn.Conv2D):
+            yield name, child
+        yield from _named_convs(child, name + ".")
+
+
+def test_resnet_a_vs_b_stride_placement():
+    """A strides the bottleneck's first 1x1 conv, B its 3x3 (paper Figure 2a vs 2b)."""
+    a, b = _conv_strides(get_model("resnet50_v1")), _conv_strides(get_model("resnet50_v1b"))
+    assert a["layer2.0.conv1"] == (2, 2) and a["layer2.0.conv2"] == (1, 1)
+    assert b["layer2.0.conv1"] == (1, 1) and b["layer2.0.conv2"] == (2, 2)
+
+
+def test_resnet_c_deep_stem_and_d_avg_shortcut():
+    c, d = get_model("resnet50_v1c"), get_model("resnet50_v1d")
+    kernels = [blk._kwargs["kernel"] for _, blk in _named_convs(c.conv1)]
+    assert kernels == [(3, 3)] * 3
+    assert isinstance(get_model("resnet50_v1b").conv1, mx.gluon.nn.Conv2D)
+    down = d.layer2[0].downsample
+    assert isinstance(down[0], mx.gluon.nn.AvgPool2D) and down[0]._kwargs["stride"] == (2, 2)
+    assert down[1]._kwargs["stride"] == (1, 1)  # the 1x1 conv no longer skips 3/4 of the input
+    assert isinstance(get_model("resnet50_v1c").layer2[0].downsample[0], mx.gluon.nn.Conv2D)
+
+
+def test_last_gamma_zero_makes_every_unit_identity_on_its_branch():
+    net = get_model("resnet18_v1b", last_gamma=True)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    gammas = {k: p.data().asnumpy() for k, p in net._collect_params_with_prefix().items() if k.endswith("gamma")}
+    last = [k for k in gammas if k.endswith("bn2.gamma") and k.startswith("layer")]
+    assert len(last) == 8 and all((gammas[k] == 0).all() for k in last)
+    assert (gammas["bn1.gamma"] == 1).all() and (gammas["layer1.0.bn1.gamma"] == 1).all()
+
+
+def test_block_ablations_change_the_function_not_the_parameters():
+    x = mx.nd.random.uniform(shape=(2, 3, 32, 32))
+    base = get_model("cifar_resnet20_v1b")
+    base.initialize(mx.init.Xavier())
+    base(x)
+    _randomise(base)
+    outputs = {}
+    for label, kwargs in {"base": {}, "bn_after_add": {"bn_after_add": True},
+                          "no_relu": {"relu_after_add": False}}.items():
+        net = get_model("cifar_resnet20_v1b", **kwargs)
+        net.initialize()
+        net(x)
+        for key, p in net._collect_params_with_prefix().items():
+            p.set_data(base._collect_params_with_prefix()[key].data())
+        outputs[label] = net(x).asnumpy()
+    assert np.abs(outputs["base"] - outputs["bn_after_add"]).max() > 1e-3
+    assert np.abs(outputs["base"] - outputs["no_relu"]).max() > 1e-3
+    with pytest.raises(ValueError, match="last_gamma"):
+        get_model("cifar_resnet20_v1b", bn_after_add=True, last_gamma=True)
+
+
+def test_small_input_accepts_c_and_d_switches():
+    net = get_model("cifar_resnet20_v1", stem="deep", down="avg", stem_relu=True)
+    net.initialize()
+    assert net(mx.nd.zeros((1, 1, 28, 28))).shape == (1, 10)
+    assert isinstance(net.layer2[0].downsample[0], mx.gluon.nn.AvgPool2D)
+
+
+def test_unknown_model_lists_close_matches():
+    with pytest.raises(UnknownModel, match="resnet50_v1d"):
+        get_model("resnet50_v1x")
+    with pytest.raises(ValueError, match="6n\\+2"):
+        get_model("cifar_resnet20_v1", depth=21)
+    with pytest.raises(ValueError, match="depth"):
+        ResNet(depth=42)
+
+
+def test_wrong_weights_are_named(tmp_path):
+    net = get_model("cifar_resnet20_v1b", classes=10)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    path = str(tmp_path / "w.params")
+    net.save_parameters(path)
+    other = get_model("cifar_resnet20_v1b", classes=100)
+    other.initialize()
+    other(mx.nd.zeros((1, 3, 32, 32)))
+    with pytest.raises(WeightsMismatch, match="fc.weight"):
+        other.load_parameters(path)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    with pytest.raises(WeightsMismatch, match="truncated"):
+        net.load_parameters(path)
+    subset = str(tmp_path / "subset.params")
+    mx.nd.save(subset, {k: v.data() for k, v in net._collect_params_with_prefix().items() if not k.startswith("fc")})
+    with pytest.raises(WeightsMismatch, match="lacks 2 parameter.*fc.bias, fc.weight"):
+        net.load_parameters(subset)
+    with pytest.raises(FileNotFoundError, match="missing.params"):
+        net.load_parameters(str(tmp_path / "missing.params"))
+
+
+def test_parameter_names_are_pinned():
+    """Structural names decide which files load; changing them breaks every published weight."""
+    names = list(get_model("resnet50_v1d")._collect_params_with_prefix())
+    assert names[:3] == ["conv1.0.weight", "conv1.1.gamma", "conv1.1.beta"]
+    assert "layer1.0.downsample.1.weight" in names and "layer4.2.bn3.gamma" in names
+    assert names[-2:] == ["fc.weight", "fc.bias"]
+    v2 = list(get_model("resnet18_v2")._collect_params_with_prefix())
+    assert v2[0].startswith("features.0.")  # the input-normalising BN comes first
+    assert "features.6.0.downsample.weight" in v2 and v2[-1] == "output.bias"
