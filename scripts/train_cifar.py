@@ -57,6 +57,10 @@ def parser():
       help="smoothing epsilon; 0 turns it off (default %g)" % D.label_smoothing)
     a("--pad-crop", dest="pad_crop", type=int, help="pad by N pixels then random-crop; 0 = off (default %d)" % D.pad_crop)
     a("--no-flip", dest="flip", action="store_const", const=False, help="no random horizontal flip")
+    a("--train-samples", dest="train_samples", type=int, metavar="N",
+      help="train on a fixed random subset of N images (quick trials; default all)")
+    a("--test-samples", dest="test_samples", type=int, metavar="N",
+      help="evaluate on the first N test images only (default all)")
     a("--init", choices=["msra", "xavier"], help="weight initialiser (default %s)" % D.init)
     a("--mode", choices=["hybrid", "imperative"], default=None,
       help="hybrid compiles the graph (default), imperative runs op by op for debugging")

@@ -29,6 +29,14 @@ class ImageArrays:
     def __len__(self):
         return len(self.labels)
 
+    def subset(self, count, seed=None):
+        """The first ``count`` items, or a seeded random ``count`` of them; all when count is 0."""
+        if not count or count >= len(self):
+            return self
+        idx = np.sort(np.random.default_rng(seed).permutation(len(self))[:count]) if seed is not None \
+            else np.arange(count)
+        return ImageArrays(self.images[idx], self.labels[idx], self.classes)
+
 
 def read_idx(path):
     """Read an idx file (the MNIST format), gzipped or not."""

@@ -17,6 +17,8 @@ class Recipe:
     batch_size: int = 128              # per step, all devices together
     pad_crop: int = 2                  # random crop after padding by this many pixels; 0 = off
     flip: bool = True                  # random horizontal flip
+    train_samples: int = 0             # >0: train on a fixed random subset of this size (quick runs)
+    test_samples: int = 0              # >0: evaluate on the first N test images only
     # optimisation (Bag of Tricks baseline, section 3 + 5)
     epochs: int = 15
     optimizer: str = "nag"
@@ -46,11 +48,14 @@ class Recipe:
             (self.batch_size > 0, "batch_size must be positive"),
             (self.lr > 0, "lr must be positive"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (0 <= self.warmup_epochs < self.epochs, "warmup_epochs must be in [0, epochs)"),
+            (0 <= self.warmup_epochs < self.epochs,
+             "warmup_epochs (%g) must be in [0, epochs=%d); for a short run pass e.g. --warmup-epochs %g"
+             % (self.warmup_epochs, self.epochs, self.epochs / 5)),
             (self.lr_mode in ("cosine", "step", "linear", "poly"), "lr_mode must be cosine, step, linear or poly"),
             (self.init in ("msra", "xavier"), "init must be msra or xavier"),
             (self.log_interval > 0, "log_interval must be positive"),
             (self.pad_crop >= 0, "pad_crop must be >= 0"),
+            (self.train_samples >= 0 and self.test_samples >= 0, "sample limits must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:

@@ -26,6 +26,8 @@ def build_data(recipe):
     if recipe.dataset not in datasets.DATASETS:
         raise ValueError("unknown dataset %r; choose from %s" % (recipe.dataset, sorted(datasets.DATASETS)))
     train, test = datasets.DATASETS[recipe.dataset](recipe.data_dir)
+    train = train.subset(recipe.train_samples, seed=recipe.seed)
+    test = test.subset(recipe.test_samples)
     mean, std = datasets.STATS[recipe.dataset]
     train_loader = datasets.ArrayLoader(train, recipe.batch_size, mean, std, train=True,
                                         pad=recipe.pad_crop, flip=recipe.flip, seed=recipe.seed)

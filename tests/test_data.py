@@ -1,0 +1,100 @@
+"""Small-image data: idx parsing, where the data is looked for, and the augmentation gather."""
+import gzip
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from gluon_tricks.data import ArrayLoader, DatasetNotFound, ImageArrays, fashion_mnist_dir, read_idx
+from gluon_tricks.data.small import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, load_fashion_mnist
+
+
+def _write_idx(path, array):
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def _fake_fashion_mnist(directory, n_train=12, n_test=5):
+    rng = np.random.RandomState(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = FASHION_MNIST_FILES[split]
+        _write_idx(os.path.join(directory, images + ".gz"), rng.randint(0, 256, (n, 28, 28)))
+        _write_idx(os.path.join(directory, labels), rng.randint(0, 10, n))  # plain, not gzipped
+
+
+def test_read_idx_round_trip_and_truncation(tmp_path):
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    path = str(tmp_path / "a.idx")
+    _write_idx(path, a)
+    np.testing.assert_array_equal(read_idx(path), a)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 3)
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(path)
+
+
+def test_user_directory_is_used_and_its_absence_explained(tmp_path):
+    _fake_fashion_mnist(str(tmp_path))
+    train, test = load_fashion_mnist(str(tmp_path))
+    assert train.images.shape == (12, 28, 28, 1) and test.images.shape == (5, 28, 28, 1)
+    assert train.labels.dtype == np.int32 and len(train.classes) == 10
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetNotFound, match="apt-get install dataset-fashion-mnist") as err:
+        fashion_mnist_dir(str(empty))
+    assert str(empty) in str(err.value)
+
+
+@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST), reason="Debian's dataset-fashion-mnist not installed")
+def test_debian_files_are_the_default():
+    assert fashion_mnist_dir() == DEBIAN_FASHION_MNIST
+    train, test = load_fashion_mnist()
+    assert (len(train), len(test)) == (60000, 10000)
+    assert np.bincount(test.labels).tolist() == [1000] * 10
+
+
+def _toy(n=6, size=5):
+    images = np.arange(n * size * size, dtype=np.uint8).reshape(n, size, size, 1)
+    return ImageArrays(images, np.arange(n, dtype=np.int32), tuple("abcdef"[:n]))
+
+
+def test_eval_loader_is_ordered_normalised_and_complete():
+    data = _toy(n=5)
+    loader = ArrayLoader(data, batch_size=2, mean=(10.0,), std=(2.0,))
+    batches = list(loader.epoch())
+    assert len(loader) == 3 and [len(y) for _, y in batches] == [2, 2, 1]  # nothing dropped
+    x0 = batches[0][0].asnumpy()
+    np.testing.assert_allclose(x0[:, 0], (data.images[:2, :, :, 0] - 10.0) / 2.0)
+    assert np.concatenate([y.asnumpy() for _, y in batches]).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_crop_and_flip_are_shifted_or_mirrored_windows_of_the_padded_image():
+    data = _toy(n=6, size=5)
+    loader = ArrayLoader(data, batch_size=3, mean=(0.0,), std=(1.0,), train=True, pad=2, flip=True, seed=3)
+    padded = np.pad(data.images[..., 0].astype(np.float32), ((0, 0), (2, 2), (2, 2)))
+    seen_flip = seen_shift = False
+    for x, y in loader.epoch(0):
+        for img, label in zip(x.asnumpy()[:, 0], y.asnumpy().astype(int)):
+            windows = {}
+            for dy in range(5):
+                for dx in range(5):
+                    w = padded[label, dy:dy + 5, dx:dx + 5]
+                    windows[(dy, dx, False)] = w
+                    windows[(dy, dx, True)] = w[:, ::-1]
+            match = [k for k, w in windows.items() if np.array_equal(w, img)]
+            assert match, "augmented image is not a crop of the padded original"
+            seen_flip |= any(k[2] for k in match)
+            seen_shift |= any(k[:2] != (2, 2) for k in match)
+    assert seen_flip and seen_shift
+
+
+def test_epochs_are_reproducible_and_differ():
+    data = _toy(n=6)
+    loader = ArrayLoader(data, batch_size=2, mean=(0.0,), std=(1.0,), train=True, pad=1, flip=True, seed=1)
+    order = lambda e: [y.asnumpy().tolist() for _, y in loader.epoch(e)]  # noqa: E731
+    assert order(0) == order(0)
+    assert order(0) != order(1) or order(1) != order(2)
+    assert sorted(sum(order(0), [])) == list(range(6))  # each image once per epoch

@@ -1,0 +1,97 @@
+"""End to end on real data: the baseline recipe learns Fashion-MNIST, and the script behaves."""
+import json
+import os
+import subprocess
+import sys
+
+import mxnet as mx
+import pytest
+
+from gluon_tricks import get_model
+from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
+from gluon_tricks.train import Recipe, evaluate, fit
+from gluon_tricks.train.loop import build_data
+from gluon_tricks.train.report import read_log
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST),
+                                reason="Debian's dataset-fashion-mnist is not installed")
+
+
+@needs_data
+@pytest.mark.slow
+def test_baseline_recipe_learns_fashion_mnist(tmp_path):
+    recipe = Recipe(model="cifar_resnet20_v1b", epochs=4, batch_size=64, train_samples=4000, test_samples=1000,
+                    lr=0.1, warmup_epochs=1, save_dir=str(tmp_path / "run"), log_interval=10)
+    summary = fit(recipe, progress=False)
+    epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
+    assert len(epochs) == 4
+    assert epochs[-1]["train_loss"] < 0.8 * epochs[0]["train_loss"]
+    assert epochs[-1]["test_acc"] > epochs[0]["test_acc"]
+    assert summary["final_test_acc"] > 0.75  # 10 classes: chance is 0.10
+
+    # What the run leaves behind is usable: the checkpoint reproduces the logged accuracy.
+    run = tmp_path / "run"
+    assert (run / "curves.png").stat().st_size > 10_000
+    meta = json.loads((run / "last.json").read_text())
+    assert meta["epoch"] == 3 and meta["recipe"]["epochs"] == 4
+    net = get_model("cifar_resnet20_v1b", classes=10)
+    net.load_parameters(str(run / "last.params"))
+    _, test_loader, _ = build_data(recipe)
+    acc, _ = evaluate(net, test_loader, mx.cpu())
+    assert acc == pytest.approx(summary["final_test_acc"], abs=1e-6)
+    kinds = [r["kind"] for r in read_log(summary["log"])]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("interval") >= 4
+
+
+def _script(*args, cwd=None):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), *args],
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@needs_data
+@pytest.mark.slow
+def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
+    args = ["--epochs", "1", "--warmup-epochs", "0.2", "--train-samples", "512", "--test-samples", "256", "--batch-size", "64",
+            "--save-dir", str(tmp_path), "--no-progress", "--mode", "imperative"]
+    first = _script(*args)
+    assert first.returncode == 0, first.stderr
+    assert "epoch 1/1" in first.stdout and "final test accuracy" in first.stdout
+    assert _script(*args).returncode == 0
+    starts = [r for r in read_log(str(tmp_path / "log.jsonl")) if r["kind"] == "start"]
+    assert len(starts) == 2  # appended, not overwritten
+    assert starts[0]["recipe"]["hybridize"] is False
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model", "resnet50_v1x"], "did you mean: resnet50_v1"),
+    (["--data-dir", "/nonexistent/fmnist"], "not in /nonexistent/fmnist"),
+    (["--epochs", "0"], "must be a positive integer"),
+    (["--label-smoothing", "1.5"], "label_smoothing must be in [0, 1)"),
+    (["--epochs", "1"], "warmup_epochs (1) must be in [0, epochs=1); for a short run pass"),
+    (["--dataset", "mnist"], "invalid choice"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_input_is_one_line_not_a_traceback(args, message, tmp_path):
+    result = _script(*args, "--save-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_explains_every_flag():
+    result = _script("--help")
+    assert result.returncode == 0
+    for flag in ("--model", "--lr", "--warmup-epochs", "--label-smoothing", "--no-wd", "--mode", "--data-dir"):
+        assert flag in result.stdout
+
+
+def test_import_without_mxnet_names_the_extra(tmp_path):
+    """A stand-in `mxnet` that fails to import, as on a machine without MXNet."""
+    (tmp_path / "mxnet").mkdir()
+    (tmp_path / "mxnet" / "__init__.py").write_text("raise ImportError('No module named mxnet')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
+    result = subprocess.run([sys.executable, "-c", "import gluon_tricks"], capture_output=True, text=True, env=env)
+    assert result.returncode != 0
+    assert "gluon_tricks[cpu]" in result.stderr and "gluon_tricks[cu112]" in result.stderr
+    assert result.stderr.count("Traceback") == 1  # one short chain, not MXNet's internals
