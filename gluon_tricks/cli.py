@@ -1,5 +1,6 @@
 """What every script shares: recipe files under flags, and one-line errors instead of tracebacks."""
 import argparse
+import os
 import sys
 
 from .data import DatasetNotFound
@@ -36,10 +37,14 @@ def nonnegative_float(text):
 
 
 def main_guard(parser, body):
-    """Run ``body()``; a user error ends the program with ``prog: error: <one line>`` and status 2."""
+    """Run ``body()``; a user error ends the program with ``prog: error: <one line>`` and status 2.
+
+    Set GLUON_TRICKS_DEBUG=1 to get the full traceback instead."""
     try:
         return body()
     except USER_ERRORS as err:
+        if os.environ.get("GLUON_TRICKS_DEBUG"):
+            raise
         parser.exit(2, "%s: error: %s\n" % (parser.prog, str(err).strip().splitlines()[0]))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; the last completed epoch's checkpoint is intact\n")

@@ -15,12 +15,31 @@ IMAGENET_DEPTHS = {
 }
 
 
-def small_depth(depth):
-    """CIFAR-style depth 6n+2 -> n basic blocks in each of three stages."""
-    if depth < 8 or (depth - 2) % 6:
-        raise ValueError("small-input ResNet depth must be 6n+2 (20, 32, 44, 56, 110...), got %d" % depth)
-    n = (depth - 2) // 6
-    return False, (n, n, n)
+def stage_plan(depth, small_input, layers=None, bottleneck=None, channels=None):
+    """(bottleneck?, blocks per stage, widths per stage) from a depth, unless given explicitly.
+
+    ImageNet depths follow He et al. 2016; small-input depths are 6n+2 with n basic blocks in
+    each of three stages (16, 32, 64 wide)."""
+    if layers is None:
+        if small_input:
+            if depth < 8 or (depth - 2) % 6:
+                raise ValueError("small-input ResNet depth must be 6n+2 (20, 32, 44, 56, 110...), got %d" % depth)
+            plan = (False, ((depth - 2) // 6,) * 3)
+        elif depth in IMAGENET_DEPTHS:
+            plan = IMAGENET_DEPTHS[depth]
+        else:
+            raise ValueError("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
+        layers = plan[1]
+        bottleneck = plan[0] if bottleneck is None else bottleneck
+    channels = tuple(channels or ((16, 32, 64) if small_input else (64, 128, 256, 512))[:len(layers)])
+    if len(channels) != len(layers):
+        raise ValueError("need one channel width per stage: %d widths for %d stages" % (len(channels), len(layers)))
+    return bool(bottleneck), tuple(layers), channels
+
+
+def check_choice(name, value, options):
+    if value not in options:
+        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, options)), value))
 
 
 def _norm(norm_layer, norm_kwargs, zero_gamma=False):
@@ -137,24 +156,14 @@ class ResNet(HybridBlock):
                  bn_after_add=False, relu_after_add=True, final_drop=0.0, layout="gluoncv_v1b",
                  norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
         super().__init__(**kwargs)
-        if stem not in ("plain", "deep"):
-            raise ValueError("stem must be 'plain' or 'deep', got %r" % (stem,))
-        if down not in ("conv", "avg"):
-            raise ValueError("down must be 'conv' or 'avg', got %r" % (down,))
-        if layout not in ("gluoncv_v1", "gluoncv_v1b"):
-            raise ValueError("layout must be 'gluoncv_v1' or 'gluoncv_v1b', got %r" % (layout,))
-        if layers is None:
-            if not small_input and depth not in IMAGENET_DEPTHS:
-                raise ValueError("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
-            default_bottleneck, layers = small_depth(depth) if small_input else IMAGENET_DEPTHS[depth]
-            bottleneck = default_bottleneck if bottleneck is None else bottleneck
-        channels = tuple(channels or ((16, 32, 64) if small_input else (64, 128, 256, 512))[:len(layers)])
-        if len(channels) != len(layers):
-            raise ValueError("need one channel width per stage: %d widths for %d stages" % (len(channels), len(layers)))
+        check_choice("stem", stem, ("plain", "deep"))
+        check_choice("down", down, ("conv", "avg"))
+        check_choice("layout", layout, ("gluoncv_v1", "gluoncv_v1b"))
+        bottleneck, layers, channels = stage_plan(depth, small_input, layers, bottleneck, channels)
         stem_channels = stem_channels or channels[0]
         self._layout = layout
         self._stage_offset = 2 if small_input else 4  # index of stage 1 in GluonCV's `features`
-        unit = dict(bottleneck=bool(bottleneck), stride_in_1x1=stride_in_1x1, conv_bias=conv_bias,
+        unit = dict(bottleneck=bottleneck, stride_in_1x1=stride_in_1x1, conv_bias=conv_bias,
                     use_se=use_se, last_gamma=last_gamma, bn_after_add=bn_after_add,
                     relu_after_add=relu_after_add, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
         expansion = 4 if bottleneck else 1

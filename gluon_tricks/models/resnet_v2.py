@@ -5,7 +5,7 @@ so GluonCV's v2 parameter files load as they are.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from .resnet import IMAGENET_DEPTHS, _norm, _se_scale, _squeeze_excite, small_depth
+from .resnet import _norm, _se_scale, _squeeze_excite, check_choice, stage_plan
 
 
 class PreActUnit(HybridBlock):
@@ -62,16 +62,11 @@ class PreActResNet(HybridBlock):
                  bottleneck=None, down="conv", shortcut_from="preact", last_gamma=False,
                  use_se=False, norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
         super().__init__(**kwargs)
-        if down not in ("conv", "avg"):
-            raise ValueError("down must be 'conv' or 'avg', got %r" % (down,))
-        if layers is None:
-            if not small_input and depth not in IMAGENET_DEPTHS:
-                raise ValueError("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
-            default_bottleneck, layers = small_depth(depth) if small_input else IMAGENET_DEPTHS[depth]
-            bottleneck = default_bottleneck if bottleneck is None else bottleneck
-        channels = tuple(channels or ((16, 32, 64) if small_input else (64, 128, 256, 512))[:len(layers)])
+        check_choice("down", down, ("conv", "avg"))
+        check_choice("shortcut_from", shortcut_from, ("preact", "input"))
+        bottleneck, layers, channels = stage_plan(depth, small_input, layers, bottleneck, channels)
         expansion = 4 if bottleneck else 1
-        unit = dict(bottleneck=bool(bottleneck), down=down, shortcut_from=shortcut_from,
+        unit = dict(bottleneck=bottleneck, down=down, shortcut_from=shortcut_from,
                     last_gamma=last_gamma, use_se=use_se, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")

@@ -1,0 +1,44 @@
+"""Exponential moving average of the weights (Polyak averaging; timm's ModelEma)."""
+from contextlib import contextmanager
+
+import mxnet as mx
+
+
+class WeightEMA:
+    """ema = decay * ema + (1 - decay) * w after every update, for every parameter including BN
+    statistics. Updates are queued device ops (no host sync)."""
+
+    def __init__(self, net, decay=0.9999):
+        if not 0 < decay < 1:
+            raise ValueError("EMA decay must be in (0, 1), got %g" % decay)
+        self.decay = decay
+        self.params = net._collect_params_with_prefix()
+        self.shadow = {k: p.data().copy() for k, p in self.params.items()}
+
+    def update(self):
+        for name, p in self.params.items():
+            s = self.shadow[name]
+            s[:] = self.decay * s + (1 - self.decay) * p.data().as_in_context(s.context)
+
+    @contextmanager
+    def applied(self):
+        """Temporarily put the averaged weights into the network (for evaluation or saving)."""
+        saved = {k: p.data().copy() for k, p in self.params.items()}
+        for k, p in self.params.items():
+            p.set_data(self.shadow[k])
+        try:
+            yield
+        finally:
+            for k, p in self.params.items():
+                p.set_data(saved[k])
+
+    def save(self, path):
+        mx.nd.save(path, self.shadow)
+
+    def load(self, path):
+        loaded = mx.nd.load(path)
+        missing = set(self.shadow) - set(loaded)
+        if missing:
+            raise ValueError("EMA file %s lacks %d parameters, e.g. %s" % (path, len(missing), sorted(missing)[0]))
+        for k in self.shadow:
+            self.shadow[k][:] = loaded[k]

@@ -1,0 +1,128 @@
+"""Math of mixup, CutMix, distillation, loss scaling and weight EMA against hand computations."""
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_tricks.train.ema import WeightEMA
+from gluon_tricks.train.losses import DistillationLoss
+from gluon_tricks.train.mixing import Mixer, blend, cutmix, cutmix_box
+from gluon_tricks.train.precision import LossScaler
+
+
+def test_mixup_is_the_convex_combination_of_images_and_targets():
+    rng = np.random.default_rng(0)
+    x = mx.nd.array(rng.normal(size=(4, 1, 3, 3)))
+    t = mx.nd.one_hot(mx.nd.array([0, 1, 2, 3]), 4)
+    xm, tm, lam, kind = Mixer(mixup_alpha=0.4)(x, t, np.random.default_rng(5))
+    assert kind == "mixup" and 0 < lam < 1
+    perm = np.random.default_rng(5)
+    perm.random()  # the draws Mixer made before its permutation: prob check, then lam
+    perm.beta(0.4, 0.4)
+    perm = perm.permutation(4)
+    np.testing.assert_allclose(xm.asnumpy(), lam * x.asnumpy() + (1 - lam) * x.asnumpy()[perm], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tm.asnumpy(), lam * t.asnumpy() + (1 - lam) * t.asnumpy()[perm], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tm.asnumpy().sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_blend_with_lam_one_is_identity():
+    x = mx.nd.arange(6).reshape((3, 2))
+    np.testing.assert_array_equal(blend(x, np.array([2, 0, 1]), 1.0).asnumpy(), x.asnumpy())
+
+
+def test_cutmix_box_area_and_lam_match_the_pasted_pixels():
+    rng = np.random.default_rng(1)
+    x = mx.nd.array(np.stack([np.full((1, 8, 8), i, np.float32) for i in range(3)]))
+    perm = np.array([1, 2, 0])
+    mixed, lam = cutmix(x, perm, 0.75, rng)
+    m = mixed.asnumpy()
+    for i in range(3):
+        kept = (m[i, 0] == i).mean()
+        assert kept == pytest.approx(lam)
+        assert set(np.unique(m[i, 0])) <= {i, perm[i]}
+    y0, y1, x0, x1 = cutmix_box(100, 100, 0.75, np.random.default_rng(0))
+    assert 0 <= y0 <= y1 <= 100 and 0 <= x0 <= x1 <= 100
+
+
+def test_mixer_off_and_probability():
+    x, t = mx.nd.ones((2, 1, 2, 2)), mx.nd.one_hot(mx.nd.array([0, 1]), 2)
+    assert Mixer()(x, t, np.random.default_rng(0))[3] == "none"
+    kinds = {Mixer(mixup_alpha=1.0, cutmix_alpha=1.0, switch_prob=0.5)(x, t, np.random.default_rng(s))[3]
+             for s in range(20)}
+    assert kinds == {"mixup", "cutmix"}
+    assert Mixer(mixup_alpha=1.0, prob=0.0)(x, t, np.random.default_rng(0))[3] == "none"
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@pytest.mark.parametrize("temperature,hard_weight", [(1.0, 0.5), (4.0, 0.3), (2.0, 0.0), (2.0, 1.0)])
+def test_distillation_loss_by_hand(temperature, hard_weight):
+    rng = np.random.default_rng(2)
+    student, teacher = rng.normal(size=(3, 5)), rng.normal(size=(3, 5)) * 3
+    target = np.eye(5)[[1, 4, 0]] * 0.9 + 0.02
+    soft = np.exp(_log_softmax(teacher / temperature))
+    expected = (hard_weight * -(target * _log_softmax(student)).sum(-1)
+                + (1 - hard_weight) * temperature ** 2 * -(soft * _log_softmax(student / temperature)).sum(-1))
+    got = DistillationLoss(temperature, hard_weight)(mx.nd.array(student), mx.nd.array(target), mx.nd.array(teacher))
+    np.testing.assert_allclose(got.asnumpy(), expected, rtol=1e-5)
+
+
+def test_distillation_rejects_bad_settings():
+    with pytest.raises(ValueError):
+        DistillationLoss(temperature=0)
+    with pytest.raises(ValueError):
+        DistillationLoss(hard_weight=1.5)
+
+
+def test_dynamic_loss_scale_halves_on_overflow_then_grows():
+    s = LossScaler(init_scale=1024, dynamic=True, growth_interval=3)
+    assert s.update(overflow=True) is False and s.scale == 512
+    assert s.update(overflow=True) is False and s.scale == 256 and s.skipped == 2
+    assert all(s.update(False) for _ in range(2)) and s.scale == 256
+    assert s.update(False) and s.scale == 512  # third clean step in a row
+    static = LossScaler(init_scale=128, dynamic=False)
+    assert static.update(True) is False and static.scale == 128
+
+
+def _one_step(scaler, inject):
+    """A tiny model's step through the scaler, with an inf injected into one gradient."""
+    net = mx.gluon.nn.Dense(2, in_units=3)
+    net.initialize(mx.init.One())
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    before = net.weight.data().asnumpy().copy()
+    with mx.autograd.record():
+        loss = net(mx.nd.ones((4, 3))).sum() * scaler.scale
+    loss.backward()
+    if inject:
+        net.weight.grad()[0, 0] = float("inf")
+    grads = [p.grad() for p in net.collect_params().values()]
+    if scaler.update(scaler.overflowed(grads)):
+        trainer.step(4 * scaler.scale)  # rescale_grad = 1 / (batch * scale) unscales
+    return before, net.weight.data().asnumpy()
+
+
+def test_overflowing_step_is_skipped_and_weights_unchanged():
+    scaler = LossScaler(init_scale=2.0 ** 10)
+    before, after = _one_step(scaler, inject=True)
+    np.testing.assert_array_equal(before, after)
+    assert scaler.scale == 2.0 ** 9 and scaler.skipped == 1
+    before, after = _one_step(scaler, inject=False)
+    # d(sum)/dW = 4 per entry (batch of ones); unscaled and averaged: 1; step: -0.1
+    np.testing.assert_allclose(after, before - 0.1, rtol=1e-6)
+
+
+def test_weight_ema_by_hand():
+    net = mx.gluon.nn.Dense(1, in_units=1)
+    net.initialize(mx.init.Constant(1.0))
+    ema = WeightEMA(net, decay=0.9)
+    net.weight.set_data(mx.nd.array([[3.0]]))
+    ema.update()
+    net.weight.set_data(mx.nd.array([[5.0]]))
+    ema.update()
+    expected = 0.9 * (0.9 * 1 + 0.1 * 3) + 0.1 * 5  # 1.58
+    assert ema.shadow["weight"].asscalar() == pytest.approx(expected)
+    with ema.applied():
+        assert net.weight.data().asscalar() == pytest.approx(expected)
+    assert net.weight.data().asscalar() == 5.0  # restored
