@@ -126,3 +126,21 @@ def test_weight_ema_by_hand():
     with ema.applied():
         assert net.weight.data().asscalar() == pytest.approx(expected)
     assert net.weight.data().asscalar() == 5.0  # restored
+
+
+def test_dtype_checks_say_what_is_missing():
+    from gluon_tricks.train.precision import PrecisionUnsupported, check_dtype
+
+    cpu, gpu = [mx.cpu()], [mx.gpu(0)]
+    check_dtype("float32", cpu)
+    check_dtype("float16", gpu)  # only checks the combination; nothing runs on the GPU here
+    with pytest.raises(PrecisionUnsupported, match="needs a GPU.*no float16 GEMM"):
+        check_dtype("float16", cpu)
+    with pytest.raises(PrecisionUnsupported, match="avx512_bf16 or AMX"):
+        check_dtype("bfloat16", cpu, flags={"avx2", "fma"})
+    check_dtype("bfloat16", cpu, flags={"avx2", "avx512_bf16"})
+    check_dtype("bfloat16", cpu, flags={"amx_bf16"})
+    with pytest.raises(PrecisionUnsupported, match="CPU only"):
+        check_dtype("bfloat16", gpu)
+    with pytest.raises(PrecisionUnsupported, match="unknown dtype"):
+        check_dtype("int8", cpu)

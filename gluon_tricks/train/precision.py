@@ -52,3 +52,47 @@ class LossScaler:
 
     def load_state_dict(self, state):
         vars(self).update(state)
+
+
+class PrecisionUnsupported(ValueError):
+    """The requested dtype cannot run on these devices; the message says why and what to use."""
+
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def check_dtype(dtype, contexts, flags=None):
+    """Stop before any work when ``dtype`` cannot run on ``contexts`` (MXNet 1.9.1 facts)."""
+    on_cpu = any(ctx.device_type == "cpu" for ctx in contexts)
+    if dtype == "float32":
+        return
+    if dtype == "float16":
+        if on_cpu:
+            raise PrecisionUnsupported(
+                "--dtype float16 needs a GPU: MXNet 1.9.1 has no float16 GEMM/convolution on CPU "
+                "('FP16 gemm on cpu not implemented'). Use --gpus, or --dtype bfloat16 on a CPU with "
+                "avx512_bf16 or AMX, or --dtype float32")
+        return
+    if dtype == "bfloat16":
+        if not on_cpu:
+            raise PrecisionUnsupported("--dtype bfloat16 runs through oneDNN on CPU only in MXNet 1.9.1; "
+                                       "on a GPU use --dtype float16")
+        have = (flags if flags is not None else cpu_flags()) & set(BF16_CPU_FLAGS)
+        if not have:
+            raise PrecisionUnsupported(
+                "--dtype bfloat16 needs a CPU with avx512_bf16 or AMX (amx_bf16); this CPU has neither, "
+                "and MXNet's oneDNN then refuses bfloat16 convolution ('could not create a primitive "
+                "descriptor iterator'). Use --dtype float32")
+        return
+    raise PrecisionUnsupported("unknown dtype %r; choose float32, float16 or bfloat16" % (dtype,))
