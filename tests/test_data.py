@@ -98,3 +98,40 @@ def test_epochs_are_reproducible_and_differ():
     assert order(0) == order(0)
     assert order(0) != order(1) or order(1) != order(2)
     assert sorted(sum(order(0), [])) == list(range(6))  # each image once per epoch
+
+
+def test_starting_mid_epoch_gives_the_same_batches():
+    data = _toy(n=6)
+    loader = ArrayLoader(data, batch_size=2, mean=(0.0,), std=(1.0,), train=True, pad=1, flip=True,
+                         cutout=2, erase_prob=0.5, seed=4)
+    full = [(x.asnumpy(), y.asnumpy()) for x, y in loader.epoch(3)]
+    tail = [(x.asnumpy(), y.asnumpy()) for x, y in loader.epoch(3, start=1)]
+    assert len(tail) == 2
+    for (xa, ya), (xb, yb) in zip(full[1:], tail):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_cutout_zeroes_one_clipped_square_per_image():
+    from gluon_tricks.data.small import cutout
+
+    x = np.ones((200, 1, 8, 8), np.float32)
+    cutout(x, 4, np.random.default_rng(0))
+    zeros = (x[:, 0] == 0)
+    counts = zeros.sum(axis=(1, 2))
+    assert counts.max() == 16 and counts.min() >= 4  # a full 4x4, or clipped at a corner (>= 2x2)
+    for z in zeros:
+        rows, cols = np.flatnonzero(z.any(1)), np.flatnonzero(z.any(0))
+        assert z.sum() == len(rows) * len(cols)  # the zeros form one rectangle
+        assert len(rows) <= 4 and len(cols) <= 4
+
+
+def test_random_erasing_probability_and_box_area():
+    from gluon_tricks.data.small import random_erase
+
+    x = np.zeros((400, 3, 16, 16), np.float32)
+    random_erase(x, 0.5, np.random.default_rng(0))
+    erased = (x != 0).any(axis=(1, 2, 3))
+    assert 0.4 < erased.mean() < 0.6
+    areas = (x[erased, 0] != 0).sum(axis=(1, 2)) / 256.0
+    assert areas.min() >= 0.01 and areas.max() <= 0.36  # within [0.02, 1/3] up to rounding

@@ -120,17 +120,22 @@ STATS = {"fashion-mnist": ((72.94,), (90.02,))}
 class ArrayLoader:
     """Batches of normalised NCHW float32 NDArrays from in-memory images.
 
-    Pad-and-random-crop and horizontal flip happen together as one gather per batch. The
-    order and the augmentation of epoch ``e`` depend only on ``(seed, e)``, so a run that
-    resumes at an epoch sees the same batches as one that never stopped.
+    Pad-and-random-crop and horizontal flip happen together as one gather per batch; cutout
+    (DeVries & Taylor 2017, Myrtle's CIFAR recipe) and random erasing (Zhong et al. 2020) act on
+    the normalised batch, filling with 0 (the mean) and with N(0, 1) noise respectively. The
+    order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
+    ``(seed, e, b)``: a run resumed at any batch sees the batches an unbroken run would.
     """
 
-    def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, seed=0):
+    def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, cutout=0,
+                 erase_prob=0.0, seed=0):
         self.data = data
         self.batch_size = batch_size
         self.train = train
         self.pad = pad
         self.flip = flip
+        self.cutout = cutout
+        self.erase_prob = erase_prob
         self.seed = seed
         self._mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
         self._std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
@@ -141,23 +146,24 @@ class ArrayLoader:
         n = len(self.data)
         return n // self.batch_size if self.train else -(-n // self.batch_size)
 
-    def epoch(self, epoch=0):
-        """Yield ``(images, labels)`` for one pass; training drops the last partial batch."""
+    def epoch(self, epoch=0, start=0):
+        """Yield ``(images, labels)`` for one pass from batch ``start``; training drops the last partial batch."""
         import mxnet as mx
         n = len(self.data)
-        rng = np.random.default_rng((self.seed, epoch))
-        order = rng.permutation(n) if self.train else np.arange(n)
-        _, h, w, _ = self.data.images.shape
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if self.train and (self.pad or self.flip):
-                batch = self._augment(idx, h, w, rng)
-            else:
-                batch = self.data.images[idx]
+        order = np.random.default_rng((self.seed, epoch)).permutation(n) if self.train else np.arange(n)
+        for b in range(start, len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            rng = np.random.default_rng((self.seed, epoch, b, 1))
+            batch = self._crop_flip(idx, rng) if self.train and (self.pad or self.flip) else self.data.images[idx]
             x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
+            if self.train and self.cutout:
+                cutout(x, self.cutout, rng)
+            if self.train and self.erase_prob:
+                random_erase(x, self.erase_prob, rng)
             yield mx.nd.array(x), mx.nd.array(self.data.labels[idx], dtype=np.float32)
 
-    def _augment(self, idx, h, w, rng):
+    def _crop_flip(self, idx, rng):
+        _, h, w, _ = self.data.images.shape
         b = len(idx)
         rows = rng.integers(0, 2 * self.pad + 1, b)[:, None] + np.arange(h)
         cols = rng.integers(0, 2 * self.pad + 1, b)[:, None] + np.arange(w)
@@ -165,3 +171,29 @@ class ArrayLoader:
             flipped = rng.random(b) < 0.5
             cols[flipped] = cols[flipped, ::-1]
         return self._padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def cutout(x, size, rng):
+    """Zero a size x size square (clipped at the border) centred anywhere in each image, in place."""
+    b, _, h, w = x.shape
+    cy, cx = rng.integers(0, h, b), rng.integers(0, w, b)
+    rows, cols = np.arange(h), np.arange(w)
+    inside_r = (rows[None] >= (cy - size // 2)[:, None]) & (rows[None] < (cy - size // 2 + size)[:, None])
+    inside_c = (cols[None] >= (cx - size // 2)[:, None]) & (cols[None] < (cx - size // 2 + size)[:, None])
+    x *= ~(inside_r[:, :, None] & inside_c[:, None, :])[:, None]
+    return x
+
+
+def random_erase(x, prob, rng, area=(0.02, 1 / 3), aspect=(0.3, 1 / 0.3)):
+    """With probability ``prob`` per image, replace a random rectangle by N(0, 1) noise, in place."""
+    b, c, h, w = x.shape
+    for i in np.flatnonzero(rng.random(b) < prob):
+        for _ in range(10):  # a box that fits, as in Zhong et al.'s algorithm
+            target = rng.uniform(*area) * h * w
+            ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
+            eh, ew = int(round(np.sqrt(target * ratio))), int(round(np.sqrt(target / ratio)))
+            if 0 < eh < h and 0 < ew < w:
+                y0, x0 = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+                x[i, :, y0:y0 + eh, x0:x0 + ew] = rng.standard_normal((c, eh, ew))
+                break
+    return x

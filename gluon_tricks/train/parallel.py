@@ -1,0 +1,66 @@
+"""Devices and gradient reduction: a list of contexts, batches split across them, a kvstore."""
+import os
+
+import mxnet as mx
+
+KVSTORES = ("device", "local", "nccl", "dist_sync", "dist_device_sync", "dist_async", "horovod")
+
+
+class DeviceError(ValueError):
+    """The requested devices or kvstore are not available here."""
+
+
+def parse_gpus(spec):
+    """'0,1,3' -> [0, 1, 3]; '' or None -> []."""
+    if not spec:
+        return []
+    try:
+        ids = [int(part) for part in str(spec).split(",") if part.strip() != ""]
+    except ValueError:
+        raise DeviceError("--gpus takes comma-separated GPU ids like 0,1,2,3; got %r" % (spec,)) from None
+    if any(i < 0 for i in ids) or len(set(ids)) != len(ids):
+        raise DeviceError("--gpus ids must be distinct and >= 0; got %r" % (spec,))
+    return ids
+
+
+def contexts(gpus=None, num_gpus=0):
+    """GPU contexts for ``--gpus 0,1`` (or the first ``num_gpus``), else ``[mx.cpu()]``."""
+    ids = parse_gpus(gpus) if gpus else list(range(num_gpus))
+    if not ids:
+        return [mx.cpu()]
+    try:
+        available = mx.context.num_gpus()
+    except mx.base.MXNetError:
+        available = 0
+    if available == 0:
+        raise DeviceError("GPUs %s were asked for, but this MXNet build sees none (the CPU wheel `mxnet` "
+                          "has no CUDA: install gluon_tricks[cu112] on a CUDA 11.2 machine)" % ids)
+    missing = [i for i in ids if i >= available]
+    if missing:
+        raise DeviceError("GPU ids %s do not exist; this machine has %d GPU(s)" % (missing, available))
+    return [mx.gpu(i) for i in ids]
+
+
+def check_kvstore(name, ctxs):
+    """Reject kvstores that cannot work with these devices or this launch, before any work."""
+    if name not in KVSTORES:
+        raise DeviceError("unknown kvstore %r; choose from %s" % (name, ", ".join(KVSTORES)))
+    if name == "nccl" and any(c.device_type != "gpu" for c in ctxs):
+        raise DeviceError("--kv-store nccl reduces on GPUs only; use device or local on CPU")
+    if name.startswith("dist") and "DMLC_ROLE" not in os.environ:
+        raise DeviceError("--kv-store %s needs a distributed launch: start it with MXNet's launcher, e.g. "
+                          "python -m mxnet.tools.launch -n 2 --launcher local python scripts/... (no DMLC_ROLE "
+                          "in the environment)" % name)
+    if name == "horovod":
+        try:
+            import horovod.mxnet  # noqa: F401
+        except ImportError:
+            raise DeviceError("--kv-store horovod needs Horovod built with MXNet support "
+                              "(HOROVOD_WITH_MXNET=1 pip install horovod)") from None
+
+
+def split(batch, ctxs):
+    """Split a batch along axis 0 across the contexts (sizes may differ by one)."""
+    if len(ctxs) == 1:
+        return [batch.as_in_context(ctxs[0])]
+    return mx.gluon.utils.split_and_load(batch, ctxs, even_split=False)
