@@ -1,39 +1,75 @@
 """What every script shares: recipe files under flags, and one-line errors instead of tracebacks."""
 import argparse
+import dataclasses
+import json
 import os
 import sys
 
 from .data import DatasetNotFound
 from .models import UnknownModel, WeightsMismatch
 from .train import Recipe, TrainingDiverged
+from .train.checkpoint import CheckpointError
+from .train.parallel import DeviceError
+from .train.precision import PrecisionUnsupported
 
 # Errors a user can act on; anything else is our bug and keeps its traceback.
-USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, ValueError, FileNotFoundError)
+USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, CheckpointError, DeviceError,
+               PrecisionUnsupported, ValueError, FileNotFoundError)
 
 
-def recipe_from_args(args, fields):
-    """Recipe from ``--recipe FILE`` (if given) with every explicitly passed flag on top."""
-    recipe = Recipe.load(args.recipe) if getattr(args, "recipe", None) else Recipe()
-    values = recipe.to_dict()
-    for name in fields:
+def _comma_floats(text):
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated numbers like 30,60,80, got %r" % text) from None
+
+
+def _json_dict(text):
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError("expected a JSON object, got %r (%s)" % (text, err)) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object like '{\"stem\": \"deep\"}', got %r" % text)
+    return value
+
+
+def add_recipe_arguments(parser, skip=()):
+    """One flag per recipe field (``--batch-size`` for ``batch_size``), help from the field.
+
+    Flags default to None, so only what the user typed overrides the recipe file or defaults."""
+    defaults = Recipe()
+    group = parser.add_argument_group("recipe (each flag overrides one field of --recipe or the default)")
+    for f in dataclasses.fields(Recipe):
+        meta = f.metadata
+        if f.name in skip or meta.get("flag") == "-":
+            continue
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        shown = ",".join(str(v) for v in default) if isinstance(default, tuple) else default
+        text = meta.get("help", "") + ("" if shown in (None, "", (), {}) else " (default: %s)" % (shown,))
+        if f.type is bool:
+            pair = group.add_mutually_exclusive_group()
+            pair.add_argument(flag, dest=f.name, action="store_const", const=True, default=None, help=text)
+            if meta.get("negative"):
+                pair.add_argument(meta["negative"], dest=f.name, action="store_const", const=False, default=None,
+                                  help="the opposite of %s" % flag)
+            continue
+        kind = {tuple: _comma_floats, dict: _json_dict, int: int, float: float}.get(f.type, str)
+        group.add_argument(flag, dest=f.name, type=kind, default=None, choices=meta.get("choices"),
+                           metavar=None if meta.get("choices") else f.name.split("_")[-1].upper(), help=text)
+
+
+def recipe_from_args(args, base=None):
+    """The recipe: ``base`` (or ``--recipe FILE``, or the defaults) with every explicitly given flag on top."""
+    if base is None:
+        base = Recipe.load(args.recipe) if getattr(args, "recipe", None) else Recipe()
+    values = base.to_dict()
+    for name in values:
         value = getattr(args, name, None)
         if value is not None:
             values[name] = value
     return Recipe.from_dict(values).validate()
-
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer, got %s" % text)
-    return value
-
-
-def nonnegative_float(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0, got %s" % text)
-    return value
 
 
 def main_guard(parser, body):

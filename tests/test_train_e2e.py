@@ -1,5 +1,4 @@
 """End to end on real data: the baseline recipe learns Fashion-MNIST, and the script behaves."""
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import pytest
 from gluon_tricks import get_model
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, evaluate, fit
+from gluon_tricks.train.checkpoint import Checkpoints
 from gluon_tricks.train.loop import build_data
 from gluon_tricks.train.report import read_log
 
@@ -33,10 +33,10 @@ def test_baseline_recipe_learns_fashion_mnist(tmp_path):
     # What the run leaves behind is usable: the checkpoint reproduces the logged accuracy.
     run = tmp_path / "run"
     assert (run / "curves.png").stat().st_size > 10_000
-    meta = json.loads((run / "last.json").read_text())
-    assert meta["epoch"] == 3 and meta["recipe"]["epochs"] == 4
+    path, meta = Checkpoints(str(run)).latest()
+    assert meta["state"]["epoch"] == 4 and meta["state"]["batch"] == 0 and meta["recipe"]["epochs"] == 4
     net = get_model("cifar_resnet20_v1b", classes=10)
-    net.load_parameters(str(run / "last.params"))
+    net.load_parameters(os.path.join(path, "model.params"))
     _, test_loader, _ = build_data(recipe)
     acc, _ = evaluate(net, test_loader, mx.cpu())
     assert acc == pytest.approx(summary["final_test_acc"], abs=1e-6)
@@ -66,7 +66,7 @@ def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--model", "resnet50_v1x"], "did you mean: resnet50_v1"),
     (["--data-dir", "/nonexistent/fmnist"], "not in /nonexistent/fmnist"),
-    (["--epochs", "0"], "must be a positive integer"),
+    (["--epochs", "0"], "epochs must be positive"),
     (["--label-smoothing", "1.5"], "label_smoothing must be in [0, 1)"),
     (["--epochs", "1"], "warmup_epochs (1) must be in [0, epochs=1); for a short run pass"),
     (["--dataset", "mnist"], "invalid choice"),

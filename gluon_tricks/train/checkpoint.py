@@ -1,10 +1,31 @@
-"""Atomic checkpoints: each file is written beside its target and renamed over it only when complete,
-so a crash mid-write leaves the previous good checkpoint as it was."""
+"""Checkpoints that are complete or absent, never half-written.
+
+Each checkpoint is a directory ``checkpoints/iter-00001234/`` whose files are written first;
+its ``meta.json`` (recipe, position, states, and the sha1 of every file) is written last; then
+the one-line file ``checkpoints/latest`` is atomically replaced to name it. Only after that
+are older directories removed (the newest ``keep`` stay). A crash at any moment leaves
+``latest`` naming a complete checkpoint, and resuming verifies every file's sha1.
+"""
+import hashlib
 import json
 import os
+import shutil
 
 
-def _atomic(path, write):
+class CheckpointError(ValueError):
+    """A checkpoint is missing, truncated or corrupt; the message names the file."""
+
+
+def _sha1(path):
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write(path, write):
+    """``write(tmp_path)`` then fsync and rename over ``path``."""
     tmp = "%s.tmp-%d" % (path, os.getpid())
     try:
         write(tmp)
@@ -16,16 +37,70 @@ def _atomic(path, write):
             os.remove(tmp)
 
 
-def save_checkpoint(directory, tag, net, trainer, meta):
-    """Write ``<tag>.params``, ``<tag>.states`` and, last, ``<tag>.json`` (its presence marks completeness)."""
-    os.makedirs(directory, exist_ok=True)
-    base = os.path.join(directory, tag)
-    _atomic(base + ".params", net.save_parameters)
-    if trainer is not None:
-        _atomic(base + ".states", trainer.save_states)
+def atomic_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+    atomic_write(path, write)
 
-    def write_meta(path):
-        with open(path, "w") as f:
-            json.dump(meta, f, indent=2, sort_keys=True)
-    _atomic(base + ".json", write_meta)
-    return base
+
+class Checkpoints:
+    """The checkpoints of one run directory."""
+
+    def __init__(self, run_dir, keep=2):
+        self.root = os.path.join(run_dir, "checkpoints")
+        self.keep = keep
+
+    @property
+    def latest_file(self):
+        return os.path.join(self.root, "latest")
+
+    def save(self, iteration, writers, meta):
+        """``writers``: {file name: fn(path)}; returns the checkpoint directory."""
+        name = "iter-%08d" % iteration
+        path = os.path.join(self.root, name)
+        if os.path.isdir(path):  # a leftover of a run killed while writing this same checkpoint
+            shutil.rmtree(path)
+        os.makedirs(path)
+        files = {}
+        for filename, write in writers.items():
+            atomic_write(os.path.join(path, filename), write)
+            files[filename] = _sha1(os.path.join(path, filename))
+        atomic_text(os.path.join(path, "meta.json"), json.dumps(dict(meta, files=files), indent=2, sort_keys=True))
+        atomic_text(self.latest_file, name + "\n")
+        self._prune(name)
+        return path
+
+    def _prune(self, newest):
+        names = sorted(n for n in os.listdir(self.root) if n.startswith("iter-") and n <= newest)
+        for old in names[:-self.keep]:
+            shutil.rmtree(os.path.join(self.root, old), ignore_errors=True)
+
+    def latest(self):
+        """(directory, meta) of the newest complete checkpoint, verified; None when there is none."""
+        if not os.path.isfile(self.latest_file):
+            return None
+        with open(self.latest_file) as f:
+            name = f.read().strip()
+        path = os.path.join(self.root, name)
+        meta_path = os.path.join(path, "meta.json")
+        try:
+            with open(meta_path) as f:
+                meta = json.load(f)
+        except (OSError, ValueError) as err:
+            raise CheckpointError("checkpoint %s is unreadable (%s); %s" % (meta_path, err, self._others(name))) from None
+        for filename, digest in meta.get("files", {}).items():
+            file_path = os.path.join(path, filename)
+            if not os.path.isfile(file_path):
+                raise CheckpointError("checkpoint file %s is missing; %s" % (file_path, self._others(name)))
+            if _sha1(file_path) != digest:
+                raise CheckpointError("checkpoint file %s is corrupt or truncated (sha1 differs from meta.json); %s"
+                                      % (file_path, self._others(name)))
+        return path, meta
+
+    def _others(self, bad):
+        others = sorted(n for n in os.listdir(self.root) if n.startswith("iter-") and n != bad)
+        if not others:
+            return "no other checkpoint exists"
+        return "an older one is %s (write its name into %s to resume from it)" % (
+            os.path.join(self.root, others[-1]), self.latest_file)

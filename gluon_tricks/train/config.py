@@ -6,40 +6,83 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 
+def opt(default, help, flag=None, negative=None, choices=None):
+    """A recipe field: its default and what its command-line flag shows.
+
+    ``flag`` overrides the flag name ("-" = no flag); ``negative`` names the flag that sets a
+    boolean False; ``choices`` limits the values."""
+    return field(default=default, metadata={"help": help, "flag": flag, "negative": negative, "choices": choices})
+
+
 @dataclass
 class Recipe:
+    """Every setting of a run. Field help texts double as the scripts' --help."""
     # model
-    model: str = "cifar_resnet20_v1b"
-    model_kwargs: dict = field(default_factory=dict)  # e.g. {"stem": "deep", "down": "avg"}
+    model: str = opt("cifar_resnet20_v1b", "registry name, e.g. cifar_resnet20_v1b, cifar_resnet56_v1d, resnet50_v1d")
+    model_kwargs: dict = field(default_factory=dict, metadata={
+        "help": "model settings as JSON, e.g. '{\"stem\": \"deep\", \"down\": \"avg\"}'", "flag": None, "negative": None})
     # data
-    dataset: str = "fashion-mnist"
-    data_dir: Optional[str] = None
-    batch_size: int = 128              # per step, all devices together
-    pad_crop: int = 2                  # random crop after padding by this many pixels; 0 = off
-    flip: bool = True                  # random horizontal flip
-    train_samples: int = 0             # >0: train on a fixed random subset of this size (quick runs)
-    test_samples: int = 0              # >0: evaluate on the first N test images only
-    # optimisation (Bag of Tricks baseline, section 3 + 5)
-    epochs: int = 15
-    optimizer: str = "nag"
-    lr: float = 0.1                    # at batch_size; see lr_batch_scale
-    lr_batch_scale: int = 0            # >0: lr = lr * batch_size / lr_batch_scale (the paper uses 256)
-    lr_mode: str = "cosine"            # cosine | step | linear | poly
-    warmup_epochs: float = 1.0
-    warmup_lr: float = 0.0
-    final_lr: float = 0.0
-    lr_decay_epochs: tuple = ()        # step mode only
-    lr_decay: float = 0.1              # step mode only
-    momentum: float = 0.9
-    wd: float = 5e-4
-    no_wd: bool = True                 # no weight decay on BN gamma/beta and biases
-    label_smoothing: float = 0.1       # epsilon; 0 = plain cross-entropy
-    init: str = "msra"                 # msra | xavier
+    dataset: str = opt("fashion-mnist", "data set", choices=("fashion-mnist",))
+    data_dir: Optional[str] = opt(None, "directory with the data set's files; default: Debian's /usr/share/datasets/"
+                                        "<name>, then MXNet's cache/download in $MXNET_HOME/datasets")
+    batch_size: int = opt(128, "images per micro-batch, all devices together")
+    pad_crop: int = opt(2, "pad by N pixels, then random-crop back; 0 = off")
+    flip: bool = opt(True, "random horizontal flip", negative="--no-flip")
+    train_samples: int = opt(0, "train on a fixed random subset of N images (quick trials); 0 = all")
+    test_samples: int = opt(0, "evaluate on the first N test images only; 0 = all")
+    cutout: int = opt(0, "cutout: zero an NxN square per image (Myrtle's CIFAR recipe uses 8 at 32 px); 0 = off")
+    random_erasing: float = opt(0.0, "random erasing probability per image (Zhong et al.); 0 = off")
+    # optimisation (Bag of Tricks baseline, sections 3 and 5)
+    epochs: int = opt(15, "training epochs")
+    optimizer: str = opt("nag", "any MXNet optimizer by name: nag (Nesterov), sgd, adam, adamw, rmsprop, adagrad, "
+                                "adadelta, lamb, ...")
+    lr: float = opt(0.1, "peak learning rate after warmup (see --lr-batch-scale)")
+    lr_batch_scale: int = opt(0, "linear scaling: lr = lr * batch_size * accumulate / N (the paper uses 256); 0 = off")
+    lr_mode: str = opt("cosine", "decay after warmup", choices=("cosine", "step", "linear", "poly"))
+    warmup_epochs: float = opt(1.0, "linear warmup length in epochs, may be fractional")
+    warmup_lr: float = opt(0.0, "learning rate at the start of warmup")
+    final_lr: float = opt(0.0, "learning rate at the end of cosine/linear/poly decay")
+    lr_decay_epochs: tuple = opt((), "step mode: epochs at which the lr is multiplied by --lr-decay, e.g. 30,60,80")
+    lr_decay: float = opt(0.1, "step mode: the factor")
+    momentum: float = opt(0.9, "momentum for sgd, nag, signum, lars, lbsgd")
+    wd: float = opt(5e-4, "weight decay")
+    no_wd: bool = opt(True, "no weight decay on BN gamma/beta and biases (paper 3.1)", negative="--decay-all")
+    accumulate: int = opt(1, "micro-batches whose gradients are summed per optimizer step (a larger total batch, "
+                             "as NVIDIA's --optimizer-batch-size)")
+    # tricks
+    label_smoothing: float = opt(0.1, "label smoothing epsilon; 0 = plain cross-entropy")
+    mixup_alpha: float = opt(0.0, "mixup: lam ~ Beta(alpha, alpha); 0 = off (paper: 0.2)")
+    cutmix_alpha: float = opt(0.0, "CutMix alpha; 0 = off")
+    mix_prob: float = opt(1.0, "probability that a batch is mixed at all")
+    mix_switch_prob: float = opt(0.5, "with both mixup and CutMix on: probability of CutMix for a mixed batch")
+    mixup_off_epochs: int = opt(0, "train the last N epochs without mixup/CutMix")
+    teacher: Optional[str] = opt(None, "knowledge distillation: registry name of the teacher")
+    teacher_params: Optional[str] = opt(None, "the teacher's weights (.params)")
+    temperature: float = opt(1.0, "distillation temperature T")
+    hard_weight: float = opt(0.5, "distillation: weight of the true-label term; 1 - it weighs T^2 * soft term")
+    last_gamma: bool = opt(False, "zero-init the last BN gamma of each residual branch")
+    init: str = opt("msra", "weight initialiser", choices=("msra", "xavier"))
+    ema_decay: float = opt(0.0, "keep an exponential moving average of the weights with this decay, evaluated "
+                                "and checkpointed beside them (e.g. 0.999); 0 = off")
+    tta_flip: bool = opt(False, "evaluate on each image and its mirror image, averaging probabilities")
+    bn_recompute_batches: int = opt(0, "after training, re-estimate BN statistics on N training batches and report "
+                                       "both accuracies; 0 = off")
+    # precision and devices
+    dtype: str = opt("float32", "float16 needs a GPU (dynamic loss scaling, fp32 master weights); bfloat16 needs a "
+                                "CPU with avx512_bf16 or AMX (MXNet AMP: conv/FC in bf16, BN in fp32). Verified "
+                                "here on CPU: float32, bfloat16; float16 only in its CPU-testable logic",
+                     choices=("float32", "float16", "bfloat16"))
+    loss_scale: float = opt(0.0, "float16 only: static loss scale N; 0 = dynamic (halve on overflow, double after "
+                                 "2000 clean steps)")
+    gpus: str = opt("", "GPU ids, e.g. 0,1,2,3; empty = CPU (GPU paths are untested here: no GPU)")
+    kv_store: str = opt("device", "gradient reduction: device, local, nccl, dist_sync, dist_device_sync, dist_async, "
+                                  "horovod")
     # run
-    hybridize: bool = True
-    seed: int = 0
-    save_dir: str = "runs/fashion-mnist"
-    log_interval: int = 50             # iterations between log records (and host syncs)
+    hybridize: bool = opt(True, "compile the graph (--mode hybrid) or run op by op (--mode imperative)", flag="-")
+    seed: int = opt(0, "seed for weights, data order and augmentation")
+    save_dir: str = opt("runs/fashion-mnist", "where the log, plot, recipe and checkpoints go")
+    log_interval: int = opt(50, "optimizer steps between log records (and host syncs)")
+    checkpoint_interval: int = opt(0, "also checkpoint every N optimizer steps; 0 = at epoch ends only")
 
     def validate(self):
         """Reject values that would only fail later, deep inside MXNet."""
@@ -56,6 +99,19 @@ class Recipe:
             (self.log_interval > 0, "log_interval must be positive"),
             (self.pad_crop >= 0, "pad_crop must be >= 0"),
             (self.train_samples >= 0 and self.test_samples >= 0, "sample limits must be >= 0"),
+            (self.accumulate >= 1, "accumulate must be >= 1"),
+            (self.mixup_alpha >= 0 and self.cutmix_alpha >= 0, "mixup/cutmix alpha must be >= 0 (0 = off)"),
+            (0 <= self.mix_prob <= 1 and 0 <= self.mix_switch_prob <= 1, "mix probabilities must be in [0, 1]"),
+            (0 <= self.mixup_off_epochs <= self.epochs, "mixup_off_epochs must be in [0, epochs]"),
+            (self.temperature > 0, "temperature must be positive"),
+            (0 <= self.hard_weight <= 1, "hard_weight must be in [0, 1]"),
+            (self.teacher or not self.teacher_params, "teacher_params given without a teacher"),
+            (self.ema_decay == 0 or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1), or 0 for off"),
+            (0 <= self.random_erasing <= 1, "random_erasing is a probability in [0, 1]"),
+            (self.cutout >= 0 and self.bn_recompute_batches >= 0, "cutout and bn_recompute_batches must be >= 0"),
+            (self.dtype in ("float32", "float16", "bfloat16"), "dtype must be float32, float16 or bfloat16"),
+            (self.loss_scale >= 0, "loss_scale must be >= 0 (0 = dynamic)"),
+            (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -63,7 +119,10 @@ class Recipe:
         return self
 
     def effective_lr(self):
-        return self.lr * self.batch_size / self.lr_batch_scale if self.lr_batch_scale else self.lr
+        """Linear scaling rule (Goyal et al. 2017) on the batch per optimizer step, when asked."""
+        if not self.lr_batch_scale:
+            return self.lr
+        return self.lr * self.batch_size * self.accumulate / self.lr_batch_scale
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -6,26 +6,31 @@ import mxnet as mx
 
 class WeightEMA:
     """ema = decay * ema + (1 - decay) * w after every update, for every parameter including BN
-    statistics. Updates are queued device ops (no host sync)."""
+    statistics, kept in float32 on ``ctx`` (the first device) whatever the network's dtype.
+    Updates are queued device ops (no host sync)."""
 
-    def __init__(self, net, decay=0.9999):
+    def __init__(self, net, decay=0.9999, ctx=None):
         if not 0 < decay < 1:
             raise ValueError("EMA decay must be in (0, 1), got %g" % decay)
         self.decay = decay
         self.params = net._collect_params_with_prefix()
-        self.shadow = {k: p.data().copy() for k, p in self.params.items()}
+        self.ctx = ctx or next(iter(self.params.values())).list_ctx()[0]
+        self.shadow = {k: self._weight(p).copy() for k, p in self.params.items()}
+
+    def _weight(self, p):
+        return p.data(self.ctx).astype("float32", copy=False)
 
     def update(self):
         for name, p in self.params.items():
             s = self.shadow[name]
-            s[:] = self.decay * s + (1 - self.decay) * p.data().as_in_context(s.context)
+            s[:] = self.decay * s + (1 - self.decay) * self._weight(p)
 
     @contextmanager
     def applied(self):
         """Temporarily put the averaged weights into the network (for evaluation or saving)."""
-        saved = {k: p.data().copy() for k, p in self.params.items()}
+        saved = {k: p.data(self.ctx).copy() for k, p in self.params.items()}
         for k, p in self.params.items():
-            p.set_data(self.shadow[k])
+            p.set_data(self.shadow[k].astype(p.dtype))
         try:
             yield
         finally:

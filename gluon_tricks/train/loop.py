@@ -1,4 +1,8 @@
-"""``fit(recipe)``: data -> network -> NAG with warmup/cosine -> metrics, log, checkpoint, plot."""
+"""``fit(recipe)``: data -> network -> optimizer step -> metrics, log, checkpoints, plot.
+
+The pieces are built by small functions (``build_*``); one optimizer step's work is the
+:class:`Stepper`; ``fit`` only sequences epochs, evaluation, logging and checkpoints.
+"""
 import math
 import os
 import platform
@@ -10,9 +14,12 @@ from mxnet import autograd, gluon
 
 from .. import data as datasets
 from ..models import get_model
-from .checkpoint import save_checkpoint
+from . import parallel, precision
+from .checkpoint import CheckpointError, Checkpoints, atomic_write
 from .config import Recipe
-from .losses import SoftTargetLoss, smooth_targets
+from .ema import WeightEMA
+from .losses import DistillationLoss, SoftTargetLoss, smooth_targets
+from .mixing import Mixer
 from .report import JsonLog, plot_curves
 from .schedule import Schedule
 
@@ -20,6 +27,8 @@ from .schedule import Schedule
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
+
+# ----------------------------------------------------------------------------- building blocks
 
 def build_data(recipe):
     """(train loader, test loader, class names) for an in-memory small-image data set."""
@@ -29,8 +38,9 @@ def build_data(recipe):
     train = train.subset(recipe.train_samples, seed=recipe.seed)
     test = test.subset(recipe.test_samples)
     mean, std = datasets.STATS[recipe.dataset]
-    train_loader = datasets.ArrayLoader(train, recipe.batch_size, mean, std, train=True,
-                                        pad=recipe.pad_crop, flip=recipe.flip, seed=recipe.seed)
+    train_loader = datasets.ArrayLoader(train, recipe.batch_size, mean, std, train=True, pad=recipe.pad_crop,
+                                        flip=recipe.flip, cutout=recipe.cutout, erase_prob=recipe.random_erasing,
+                                        seed=recipe.seed)
     test_loader = datasets.ArrayLoader(test, recipe.batch_size, mean, std)
     return train_loader, test_loader, train.classes
 
@@ -41,165 +51,378 @@ INITIALIZERS = {
 }
 
 
-def build_net(recipe, classes, sample, ctx):
-    net = get_model(recipe.model, classes=classes, **recipe.model_kwargs)
-    net.initialize(INITIALIZERS[recipe.init](), ctx=ctx)
-    net(sample.as_in_context(ctx))  # settle deferred shapes before the trainer sees the parameters
-    if recipe.hybridize:
+def build_net(name, classes, sample, ctxs, dtype="float32", init="msra", hybridize=True, params=None, **kwargs):
+    """A registry model on ``ctxs``: initialised (or loaded from ``params``), cast, hybridized."""
+    net = get_model(name, classes=classes, **kwargs)
+    if params:
+        net.initialize(ctx=ctxs)
+        net(sample.as_in_context(ctxs[0]))
+        net.load_parameters(params, ctx=ctxs)
+    else:
+        net.initialize(INITIALIZERS[init](), ctx=ctxs)
+        net(sample.as_in_context(ctxs[0]))  # settle deferred shapes before anyone reads them
+    if dtype == "float16":
+        net.cast("float16")  # Gluon's BatchNorm keeps its parameters in float32
+    if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     return net
 
 
-def build_trainer(recipe, net):
+def build_trainer(recipe, net, manual_reduce=False):
+    """Optimizer by MXNet name; no decay on BN/bias when asked; fp32 master weights under float16."""
     if recipe.no_wd:  # Bag of Tricks 3.1: no bias decay (BN gamma/beta and biases)
         for param in net.collect_params(".*gamma|.*beta|.*bias").values():
             param.wd_mult = 0.0
     opt = {"learning_rate": recipe.effective_lr(), "wd": recipe.wd}
-    if recipe.optimizer in ("sgd", "nag"):
+    if recipe.optimizer in ("sgd", "nag", "signum", "lars", "lbsgd"):
         opt["momentum"] = recipe.momentum
-    return gluon.Trainer(net.collect_params(), recipe.optimizer, opt)
+    if recipe.dtype == "float16":
+        opt["multi_precision"] = True
+    if recipe.optimizer not in mx.optimizer.Optimizer.opt_registry:
+        raise ValueError("unknown optimizer %r; MXNet has %s" % (
+            recipe.optimizer, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
+    kv = None if recipe.kv_store == "horovod" else recipe.kv_store
+    # Loss scaling and accumulation need the reduced gradients before the update.
+    return gluon.Trainer(net.collect_params(), recipe.optimizer, opt, kvstore=kv,
+                         update_on_kvstore=False if manual_reduce else None)
 
 
-def evaluate(net, loader, ctx):
-    """(top-1 accuracy, mean cross-entropy) over a loader; one host sync at the end."""
-    ce = gluon.loss.SoftmaxCrossEntropyLoss()
-    correct = mx.nd.zeros((1,), ctx=ctx)
-    loss_sum = mx.nd.zeros((1,), ctx=ctx)
-    n = 0
+def build_loss(recipe):
+    """One loss for every target kind: soft-target CE, or distillation when there is a teacher."""
+    if recipe.teacher:
+        return DistillationLoss(recipe.temperature, recipe.hard_weight)
+    return SoftTargetLoss()
+
+
+def evaluate(net, loader, ctxs, tta_flip=False):
+    """(top-1 accuracy, mean cross-entropy) over a loader; one host sync at the end.
+
+    ``tta_flip`` averages the softmax of each image and its mirror image."""
+    if not isinstance(ctxs, (list, tuple)):
+        ctxs = [ctxs]
+    dtype = _net_dtype(net)
+    correct, loss_sum, n = [], [], 0
     for x, y in loader.epoch():
-        x, y = x.as_in_context(ctx), y.as_in_context(ctx)
-        out = net(x)
-        correct += (out.argmax(axis=1) == y).sum()
-        loss_sum += ce(out, y).sum()
+        for xi, yi in zip(parallel.split(x, ctxs), parallel.split(y, ctxs)):
+            xi = xi.astype(dtype, copy=False)
+            prob = mx.nd.softmax(net(xi).astype("float32"))
+            if tta_flip:
+                prob = (prob + mx.nd.softmax(net(xi.flip(axis=3)).astype("float32"))) / 2
+            correct.append((prob.argmax(axis=1) == yi).sum())
+            loss_sum.append(-mx.nd.log(mx.nd.pick(prob, yi) + 1e-12).sum())
         n += len(y)
-    return float(correct.asscalar()) / n, float(loss_sum.asscalar()) / n
+    total = lambda parts: sum(float(p.asscalar()) for p in parts)  # noqa: E731
+    return total(correct) / n, total(loss_sum) / n
+
+
+def recompute_bn_stats(net, loader, batches, ctxs, epoch_seed=10 ** 6):
+    """Replace BN running statistics by their average over ``batches`` training batches.
+
+    fb.resnet.torch found that statistics recomputed on training data after training improve
+    top-1; a cumulative average (momentum k/(k+1) at batch k) weighs every batch equally."""
+    bns = [b for b in _blocks(net) if isinstance(b, gluon.nn.BatchNorm) and not b._kwargs.get("use_global_stats")]
+    saved = [b._kwargs["momentum"] for b in bns]
+    net.hybridize(active=False)  # momentum is read per call only when imperative
+    dtype = _net_dtype(net)
+    try:
+        for k, (x, _) in enumerate(loader.epoch(epoch_seed)):
+            if k >= batches:
+                break
+            for b in bns:
+                b._kwargs["momentum"] = k / (k + 1.0)
+            with autograd.train_mode():
+                for xi in parallel.split(x, ctxs):
+                    net(xi.astype(dtype, copy=False))
+    finally:
+        for b, m in zip(bns, saved):
+            b._kwargs["momentum"] = m
+        net.hybridize(static_alloc=True, static_shape=True)
+    mx.nd.waitall()
+
+
+def _blocks(block):
+    yield block
+    for child in block._children.values():
+        yield from _blocks(child)
+
+
+def _net_dtype(net):
+    for p in net.collect_params().values():
+        if not p.name.endswith(("gamma", "beta", "running_mean", "running_var")):
+            return p.dtype
+    return "float32"
 
 
 def machine_info():
-    flags = set()
+    flags = precision.cpu_flags()
     model = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
     except OSError:
         pass
     return {"cpu": model, "cores": os.cpu_count(), "mxnet": mx.__version__,
-            "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16"}), "avx512f": "avx512f" in flags}
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "cpu_bf16": sorted(flags & set(precision.BF16_CPU_FLAGS)), "avx512f": "avx512f" in flags}
 
 
-class _Meter:
+# ----------------------------------------------------------------------------- one step
+
+class Meter:
     """Loss/accuracy sums kept on the device; read (a host sync) only when reported."""
 
-    def __init__(self, ctx):
-        self.ctx = ctx
+    def __init__(self):
         self.reset()
 
     def reset(self):
-        self.loss = mx.nd.zeros((1,), ctx=self.ctx)
-        self.correct = mx.nd.zeros((1,), ctx=self.ctx)
-        self.count = 0
+        self.loss, self.correct, self.count = [], [], 0
 
-    def add(self, loss, out, labels):
-        self.loss += loss.sum()
-        self.correct += (out.argmax(axis=1) == labels).sum()
-        self.count += len(labels)
+    def add(self, losses, outs, targets):
+        for loss, out, target in zip(losses, outs, targets):
+            self.loss.append(loss.sum())
+            # Against the target's argmax: the label, or under mixing the dominant image's label.
+            self.correct.append((out.argmax(axis=1) == target.argmax(axis=1)).sum())
+            self.count += len(loss)
+        if len(self.loss) > 64:  # fold, so long intervals keep few arrays alive
+            self.loss = [mx.nd.add_n(*[v.as_in_context(self.loss[0].context) for v in self.loss])]
+            self.correct = [mx.nd.add_n(*[v.as_in_context(self.correct[0].context) for v in self.correct])]
 
     def read(self):
         n = max(self.count, 1)
-        return float(self.loss.asscalar()) / n, float(self.correct.asscalar()) / n
+        return (sum(float(v.asscalar()) for v in self.loss) / n,
+                sum(float(v.asscalar()) for v in self.correct) / n)
 
 
-def fit(recipe, progress=True, ctx=None):
-    """Train ``recipe`` to the end; returns a summary dict. Everything it writes goes to ``recipe.save_dir``."""
+class Stepper:
+    """Forward and backward over the contexts, then, every ``accumulate`` micro-batches, the
+    (loss-scaled) optimizer update and the EMA update."""
+
+    def __init__(self, recipe, net, trainer, loss_fn, ctxs, classes, teacher=None, scaler=None, ema=None):
+        self.recipe, self.net, self.trainer, self.loss_fn = recipe, net, trainer, loss_fn
+        self.ctxs, self.classes, self.teacher, self.scaler, self.ema = ctxs, classes, teacher, scaler, ema
+        self.dtype = recipe.dtype if recipe.dtype == "float16" else "float32"
+        self.mixer = Mixer(recipe.mixup_alpha, recipe.cutmix_alpha, recipe.mix_prob, recipe.mix_switch_prob)
+        self.params = [p for p in net.collect_params().values() if p.grad_req != "null"]
+        if recipe.accumulate > 1:
+            for p in self.params:
+                p.grad_req = "add"
+        self.pending = []
+        self.micro = 0
+
+    def mixing(self, epoch):
+        return self.mixer.enabled and epoch < self.recipe.epochs - self.recipe.mixup_off_epochs
+
+    def __call__(self, x, y, epoch, rng):
+        """One micro-batch. Returns None, or after an optimizer step (applied?, [(losses, outs, targets)])."""
+        target = smooth_targets(y, self.classes, self.recipe.label_smoothing)
+        if self.mixing(epoch):
+            x, target, _, _ = self.mixer(x, target, rng)
+        xs = [xi.astype(self.dtype, copy=False) for xi in parallel.split(x, self.ctxs)]
+        targets = parallel.split(target, self.ctxs)
+        teacher_outs = [self.teacher(xi).astype("float32") for xi in xs] if self.teacher else [None] * len(xs)
+        scale = self.scaler.scale if self.scaler else 1.0
+        with autograd.record():
+            outs = [self.net(xi).astype("float32") for xi in xs]
+            losses = [self.loss_fn(o, t, *([tz] if tz is not None else [])) for o, t, tz in zip(outs, targets, teacher_outs)]
+            scaled = [loss * scale for loss in losses] if scale != 1.0 else losses
+        autograd.backward(scaled)
+        self.pending.append((losses, outs, targets))
+        self.micro += 1
+        if self.micro % self.recipe.accumulate:
+            return None
+        applied = True
+        if self.scaler:
+            grads = [g for p in self.params for g in p.list_grad()]
+            applied = self.scaler.update(self.scaler.overflowed(grads))
+        if applied:
+            self.trainer.step(len(y) * self.recipe.accumulate * scale)
+            if self.ema:
+                self.ema.update()
+        if self.recipe.accumulate > 1:
+            for p in self.params:
+                p.zero_grad()
+        done, self.pending = self.pending, []
+        return applied, done
+
+
+# ----------------------------------------------------------------------------- the loop
+
+RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "data_dir"}
+
+
+def _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs):
+    found = checkpoints.latest()
+    if found is None:
+        return None
+    path, meta = found
+    saved = Recipe.from_dict(meta["recipe"])
+    changed = sorted(k for k, v in recipe.to_dict().items()
+                     if k not in RESUMABLE_CHANGES and saved.to_dict()[k] != v)
+    if changed:
+        raise CheckpointError("--resume continues the recipe saved in %s, but these fields differ: %s; "
+                              "drop those flags or start a new --save-dir" % (path, ", ".join(changed)))
+    net.load_parameters(os.path.join(path, "model.params"), ctx=ctxs)
+    trainer.load_states(os.path.join(path, "trainer.states"))
+    if ema is not None:
+        ema.load(os.path.join(path, "ema.params"))
+    if scaler is not None:
+        scaler.load_state_dict(meta["scaler"])
+    return meta
+
+
+def fit(recipe, progress=True, resume=False, contexts=None):
+    """Train ``recipe`` to the end; returns a summary dict. Everything it writes goes to ``recipe.save_dir``.
+
+    ``resume=True`` continues from the newest checkpoint in ``save_dir`` (or starts fresh if none).
+    ``contexts`` overrides the devices ``recipe.gpus`` names (tests use ``[mx.cpu(0), mx.cpu(1)]``)."""
     from tqdm import tqdm
 
     recipe = recipe.validate() if isinstance(recipe, Recipe) else Recipe.from_dict(recipe).validate()
-    ctx = ctx or mx.cpu()
+    ctxs = list(contexts) if contexts else parallel.contexts(recipe.gpus)
+    precision.check_dtype(recipe.dtype, ctxs)
+    parallel.check_kvstore(recipe.kv_store, ctxs)
+    if recipe.teacher:
+        get_model(recipe.teacher)  # unknown names fail before any data is read
+    if recipe.dtype == "bfloat16":
+        from mxnet.contrib import amp
+        amp.init(target_dtype="bfloat16")  # process-wide: conv/FC in bf16, BN and softmax in fp32
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     os.makedirs(recipe.save_dir, exist_ok=True)
-    recipe.save(os.path.join(recipe.save_dir, "recipe.json"))
     log = JsonLog(os.path.join(recipe.save_dir, "log.jsonl"))
     plot_path = os.path.join(recipe.save_dir, "curves.png")
 
     train_loader, test_loader, class_names = build_data(recipe)
-    sample, _ = next(train_loader.epoch(0))
-    net = build_net(recipe, len(class_names), sample[:1], ctx)
-    trainer = build_trainer(recipe, net)
-    schedule = Schedule.from_recipe(recipe, len(train_loader))
-    loss_fn = SoftTargetLoss()
-    loss_fn.hybridize(static_alloc=True)
     classes = len(class_names)
-    log.write({"kind": "start", "time": time.time(), "recipe": recipe.to_dict(), "machine": machine_info(),
-               "iters_per_epoch": len(train_loader)})
+    sample = next(train_loader.epoch(0))[0][:1]
+    kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
+    net = build_net(recipe.model, classes, sample, ctxs, recipe.dtype, recipe.init, recipe.hybridize, **kwargs)
+    teacher = None
+    if recipe.teacher:
+        teacher = build_net(recipe.teacher, classes, sample, ctxs, recipe.dtype, hybridize=recipe.hybridize,
+                            params=recipe.teacher_params)
+        if not recipe.teacher_params:
+            raise ValueError("no pretrained weights are published for teacher %r yet; pass --teacher-params FILE"
+                             % recipe.teacher)
+    scaler = None
+    if recipe.dtype == "float16":
+        scaler = precision.LossScaler(recipe.loss_scale or 2.0 ** 16, dynamic=not recipe.loss_scale)
+    trainer = build_trainer(recipe, net, manual_reduce=scaler is not None or recipe.accumulate > 1)
+    ema = WeightEMA(net, recipe.ema_decay, ctxs[0]) if recipe.ema_decay else None
+    stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctxs, classes, teacher, scaler, ema)
+    steps_per_epoch = len(train_loader) // recipe.accumulate
+    if steps_per_epoch < 1:
+        raise ValueError("an epoch has %d batches, fewer than accumulate=%d" % (len(train_loader), recipe.accumulate))
+    schedule = Schedule.from_recipe(recipe, steps_per_epoch)
+    checkpoints = Checkpoints(recipe.save_dir)
 
-    interval, epoch_meter = _Meter(ctx), _Meter(ctx)
-    it = 0
-    train_time = 0.0
-    best = (-1.0, -1)
-    summary = {}
-    for epoch in range(recipe.epochs):
+    state = {"epoch": 0, "batch": 0, "iteration": 0, "train_time": 0.0, "best_acc": -1.0, "best_epoch": -1}
+    meta = _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs) if resume else None
+    if meta:
+        state.update(meta["state"])
+    recipe.save(os.path.join(recipe.save_dir, "recipe.json"))
+    log.write({"kind": "resume" if meta else "start", "time": time.time(), "recipe": recipe.to_dict(),
+               "machine": machine_info(), "steps_per_epoch": steps_per_epoch, "state": state})
+
+    def save(epoch, batch):
+        writers = {"model.params": net.save_parameters, "trainer.states": trainer.save_states}
+        if ema is not None:
+            writers["ema.params"] = ema.save
+        checkpoints.save(state["iteration"], writers, {
+            "recipe": recipe.to_dict(), "state": dict(state, epoch=epoch, batch=batch),
+            "scaler": scaler.state_dict() if scaler else None})
+
+    interval, epoch_meter = Meter(), Meter()
+    lr = schedule(state["iteration"])
+    test_acc = None
+    for epoch in range(state["epoch"], recipe.epochs):
         epoch_meter.reset()
+        interval.reset()
+        first = state["batch"] if epoch == state["epoch"] else 0
         tic = interval_tic = time.time()
-        bar = tqdm(total=len(train_loader), desc="epoch %d/%d" % (epoch + 1, recipe.epochs),
+        data_time = epoch_time = 0.0
+        bar = tqdm(total=len(train_loader), initial=first, desc="epoch %d/%d" % (epoch + 1, recipe.epochs),
                    disable=not progress, leave=False, dynamic_ncols=True)
+        batches = train_loader.epoch(epoch, start=first)
         previous = None
-        for x, y in train_loader.epoch(epoch):
-            lr = schedule(it)
+        for b in range(first, len(train_loader)):
+            t0 = time.time()
+            x, y = next(batches)
+            data_time += time.time() - t0
+            lr = schedule(state["iteration"])
             trainer.set_learning_rate(lr)
-            x, y = x.as_in_context(ctx), y.as_in_context(ctx)
-            target = smooth_targets(y, classes, recipe.label_smoothing)
-            with autograd.record():
-                out = net(x)
-                loss = loss_fn(out, target)
-            loss.backward()
-            trainer.step(len(y))
-            interval.add(loss, out, y)
-            epoch_meter.add(loss, out, y)
-            if previous is not None:  # keep at most two batches in flight: bounded memory, no stall
-                previous.wait_to_read()
-            previous = loss
-            it += 1
+            result = stepper(x, y, epoch, np.random.default_rng((recipe.seed, epoch, b, 2)))
             bar.update(1)
-            if it % recipe.log_interval == 0:
+            if result is None:
+                continue
+            applied, done = result
+            for losses, outs, targets in done if applied else ():
+                interval.add(losses, outs, targets)
+                epoch_meter.add(losses, outs, targets)
+            if previous is not None:  # at most two steps in flight: bounded memory, no stall
+                previous.wait_to_read()
+            previous = done[-1][0][-1]
+            state["iteration"] += 1
+            if state["iteration"] % recipe.log_interval == 0:
                 mean_loss, acc = interval.read()
                 if not math.isfinite(mean_loss):
-                    raise TrainingDiverged("training loss is %s at iteration %d (epoch %d, lr %.4g); "
-                                           "lower --lr or raise --warmup-epochs" % (mean_loss, it, epoch + 1, lr))
+                    raise TrainingDiverged("training loss is %s at iteration %d (epoch %d, lr %.4g); lower --lr or "
+                                           "raise --warmup-epochs" % (mean_loss, state["iteration"], epoch + 1, lr))
                 now = time.time()
-                speed = interval.count / (now - interval_tic)
-                log.write({"kind": "interval", "epoch": epoch, "iter": it, "epoch_float": it / len(train_loader),
-                           "loss": mean_loss, "acc": acc, "lr": lr, "img_per_s": speed})
+                speed = interval.count / max(now - interval_tic, 1e-9)
+                record = {"kind": "interval", "epoch": epoch, "iter": state["iteration"],
+                          "epoch_float": state["iteration"] / steps_per_epoch, "loss": mean_loss, "acc": acc,
+                          "lr": lr, "img_per_s": speed, "data_wait": data_time / max(now - interval_tic, 1e-9)}
+                if scaler:
+                    record.update(loss_scale=scaler.scale, skipped_steps=scaler.skipped)
+                log.write(record)
                 bar.set_postfix(loss="%.3f" % mean_loss, acc="%.3f" % acc, lr="%.3g" % lr, ips="%.0f" % speed)
                 interval.reset()
-                interval_tic = now
-        train_loss, train_acc = epoch_meter.read()  # waits for the epoch's last batch
+                interval_tic, data_time = now, 0.0
+            if recipe.checkpoint_interval and state["iteration"] % recipe.checkpoint_interval == 0 \
+                    and b + 1 < len(train_loader):
+                mx.nd.waitall()
+                segment = time.time() - tic
+                epoch_time += segment
+                state["train_time"] += segment
+                save(epoch, b + 1)
+                tic = time.time()  # checkpoint writing is not training time
+        train_loss, train_acc = epoch_meter.read()  # waits for the epoch's last step
         bar.close()
-        epoch_time = time.time() - tic
-        train_time += epoch_time
-        if not math.isfinite(train_loss):
+        segment = time.time() - tic
+        epoch_time += segment
+        state["train_time"] += segment
+        if epoch_meter.count and not math.isfinite(train_loss):
             raise TrainingDiverged("training loss is %s after epoch %d; lower --lr" % (train_loss, epoch + 1))
-        test_acc, test_loss = evaluate(net, test_loader, ctx)
+        test_acc, test_loss = evaluate(net, test_loader, ctxs, recipe.tta_flip)
         record = {"kind": "epoch", "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                   "test_loss": test_loss, "test_acc": test_acc, "epoch_time": epoch_time,
-                  "train_time": train_time, "img_per_s": epoch_meter.count / epoch_time, "lr": lr}
+                  "train_time": state["train_time"], "img_per_s": epoch_meter.count / max(epoch_time, 1e-9), "lr": lr}
+        if ema is not None:
+            with ema.applied():
+                record["ema_test_acc"], record["ema_test_loss"] = evaluate(net, test_loader, ctxs, recipe.tta_flip)
+        if scaler:
+            record.update(loss_scale=scaler.scale, skipped_steps=scaler.skipped)
+        if test_acc > state["best_acc"]:
+            state.update(best_acc=test_acc, best_epoch=epoch)
+            atomic_write(os.path.join(recipe.save_dir, "best.params"), net.save_parameters)
         log.write(record)
-        meta = {"recipe": recipe.to_dict(), "epoch": epoch, "iteration": it, "metrics": record}
-        save_checkpoint(recipe.save_dir, "last", net, trainer, meta)
-        if test_acc > best[0]:
-            best = (test_acc, epoch)
-            save_checkpoint(recipe.save_dir, "best", net, None, meta)
+        save(epoch + 1, 0)
         plot_curves(log.path, plot_path)
         line = ("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s (%.0f img/s)"
                 % (epoch + 1, recipe.epochs, train_loss, train_acc, test_loss, test_acc, epoch_time,
                    record["img_per_s"]))
+        if ema is not None:
+            line += "  EMA acc %.4f" % record["ema_test_acc"]
         tqdm.write(line) if progress else print(line, flush=True)
-        summary = {"final_test_acc": test_acc, "best_test_acc": best[0], "best_epoch": best[1] + 1,
-                   "epochs": epoch + 1, "train_time": train_time, "save_dir": recipe.save_dir,
-                   "log": log.path, "plot": plot_path, "checkpoint": os.path.join(recipe.save_dir, "last.params")}
+    if test_acc is None:  # resumed a finished run: nothing trained, measure what is there
+        test_acc = evaluate(net, test_loader, ctxs, recipe.tta_flip)[0]
+    summary = {"final_test_acc": test_acc, "best_test_acc": state["best_acc"], "best_epoch": state["best_epoch"] + 1,
+               "epochs": recipe.epochs, "train_time": state["train_time"], "save_dir": recipe.save_dir,
+               "log": log.path, "plot": plot_path, "checkpoint": checkpoints.latest_file, "iterations": state["iteration"]}
+    if recipe.bn_recompute_batches:
+        recompute_bn_stats(net, train_loader, recipe.bn_recompute_batches, ctxs)
+        summary["bn_recomputed_test_acc"] = evaluate(net, test_loader, ctxs, recipe.tta_flip)[0]
+        atomic_write(os.path.join(recipe.save_dir, "bn_recomputed.params"), net.save_parameters)
     log.write(dict(summary, kind="end", time=time.time()))
     return summary

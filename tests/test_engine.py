@@ -1,0 +1,256 @@
+"""The training engine: devices, accumulation, precision, checkpoints and exact resume, tricks end to end."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
+from gluon_tricks.train import Recipe, fit
+from gluon_tricks.train.checkpoint import CheckpointError, Checkpoints
+from gluon_tricks.train.precision import BF16_CPU_FLAGS, cpu_flags
+from gluon_tricks.train.report import read_log
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST),
+                                reason="Debian's dataset-fashion-mnist is not installed")
+HAS_BF16 = bool(cpu_flags() & set(BF16_CPU_FLAGS))
+
+# Small and quick: 640 real images, 10 steps per epoch at batch 64.
+QUICK = dict(model="cifar_resnet20_v1b", train_samples=640, test_samples=256, batch_size=64, epochs=2,
+             warmup_epochs=0.5, log_interval=5)
+
+
+def _params(path):
+    return {k: v.asnumpy() for k, v in mx.nd.load(path).items()}
+
+
+def _final_params(run_dir):
+    latest = Checkpoints(str(run_dir)).latest()
+    return _params(os.path.join(latest[0], "model.params"))
+
+
+def _max_diff(a, b):
+    assert a.keys() == b.keys()
+    return max(float(np.abs(a[k] - b[k]).max()) for k in a)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def test_checkpoints_are_verified_and_pruned(tmp_path):
+    ck = Checkpoints(str(tmp_path), keep=2)
+    assert ck.latest() is None
+
+    def writer(text):
+        def write(path):
+            with open(path, "w") as f:
+                f.write(text)
+        return write
+    for it in (10, 20, 30):
+        ck.save(it, {"model.params": writer("weights %d" % it)}, {"state": {"iteration": it}})
+    assert sorted(os.listdir(ck.root)) == ["iter-00000020", "iter-00000030", "latest"]
+    path, meta = ck.latest()
+    assert path.endswith("iter-00000030") and meta["state"]["iteration"] == 30
+    with open(os.path.join(path, "model.params"), "r+") as f:  # truncate: a torn write
+        f.truncate(3)
+    with pytest.raises(CheckpointError, match="model.params is corrupt or truncated.*iter-00000020"):
+        ck.latest()
+    os.remove(os.path.join(path, "meta.json"))
+    with pytest.raises(CheckpointError, match="unreadable"):
+        ck.latest()
+
+
+# ----------------------------------------------------------------------------- equivalences
+
+GLOBAL_BN = {"norm_kwargs": {"use_global_stats": True}}  # per-device BN statistics legitimately differ
+
+
+@needs_data
+def test_two_contexts_equal_one_context_with_the_whole_batch(tmp_path):
+    common = dict(QUICK, epochs=1, pad_crop=0, flip=False, model_kwargs=GLOBAL_BN, log_interval=100, lr=0.01,
+                  init="xavier")
+    fit(Recipe(**common, save_dir=str(tmp_path / "one")), progress=False, contexts=[mx.cpu(0)])
+    fit(Recipe(**common, save_dir=str(tmp_path / "two")), progress=False, contexts=[mx.cpu(0), mx.cpu(1)])
+    assert _max_diff(_final_params(tmp_path / "one"), _final_params(tmp_path / "two")) < 1e-4
+
+
+@needs_data
+def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
+    common = dict(QUICK, epochs=1, pad_crop=0, flip=False, model_kwargs=GLOBAL_BN, log_interval=100, lr=0.01,
+                  init="xavier")
+    fit(Recipe(**common, save_dir=str(tmp_path / "full")), progress=False)
+    fit(Recipe(**dict(common, batch_size=32, accumulate=2), save_dir=str(tmp_path / "acc")), progress=False)
+    assert _max_diff(_final_params(tmp_path / "full"), _final_params(tmp_path / "acc")) < 1e-4
+
+
+# ----------------------------------------------------------------------------- resume
+
+def _train_cmd(save_dir, *extra):
+    args = ["--model", "cifar_resnet20_v1b", "--train-samples", "640", "--test-samples", "256",
+            "--batch-size", "64", "--epochs", "3", "--warmup-epochs", "0.5", "--log-interval", "2",
+            "--checkpoint-interval", "3", "--save-dir", str(save_dir), "--no-progress", *extra]
+    return [sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), *args]
+
+
+# Bit-exactness needs MXNet itself to be deterministic, which on CPU takes three settings:
+# multithreaded kernels reduce in a varying order (two plain runs differ in the last bits), and
+# the oneDNN path carries state across iterations that no parameter or optimizer file holds (a
+# plain Gluon loop resumed in a new process drifts by 1e-3 within 4 steps; with oneDNN off, 0).
+DETERMINISTIC = dict(os.environ, OMP_NUM_THREADS="1", MXNET_CPU_WORKER_NTHREADS="1", MXNET_MKLDNN_ENABLED="0",
+                     MXNET_STORAGE_FALLBACK_LOG_VERBOSE="0")
+
+
+@needs_data
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
+    straight = subprocess.run(_train_cmd(tmp_path / "straight"), capture_output=True, text=True, timeout=600,
+                              env=DETERMINISTIC)
+    assert straight.returncode == 0, straight.stderr
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(killed_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=DETERMINISTIC)
+    latest = killed_dir / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait for a mid-epoch checkpoint in epoch 2 (iterations 12 or 15)
+        if latest.exists() and int(latest.read_text().strip().split("-")[1]) >= 12:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    stopped_at = int(latest.read_text().strip().split("-")[1])
+    assert stopped_at < 30, "the run finished before it could be killed"
+
+    resumed = subprocess.run(_train_cmd(killed_dir, "--resume"), capture_output=True, text=True, timeout=600,
+                             env=DETERMINISTIC)
+    assert resumed.returncode == 0, resumed.stderr
+    records = read_log(str(killed_dir / "log.jsonl"))
+    assert [r["kind"] for r in records if r["kind"] in ("start", "resume")] == ["start", "resume"]
+    assert next(r for r in records if r["kind"] == "resume")["state"]["iteration"] == stopped_at
+    # Same data, same optimizer state, same schedule position: the same weights, bit for bit.
+    assert _max_diff(_final_params(tmp_path / "straight"), _final_params(killed_dir)) == 0.0
+
+
+@needs_data
+def test_resume_refuses_a_changed_recipe(tmp_path):
+    first = subprocess.run(_train_cmd(tmp_path, "--epochs", "1"), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    changed = subprocess.run(_train_cmd(tmp_path, "--epochs", "1", "--resume", "--lr", "0.5"),
+                             capture_output=True, text=True, timeout=600)
+    assert changed.returncode == 2 and "these fields differ: lr" in changed.stderr
+
+
+# ----------------------------------------------------------------------------- precision
+
+def test_multi_precision_update_on_float16_weights_matches_float32():
+    """NAG with fp32 master weights: fp16 weights after N steps equal the fp32 run rounded to fp16."""
+    rng = np.random.RandomState(0)
+    w0 = rng.normal(size=(64,)).astype(np.float16).astype(np.float32)  # representable in both
+    grads = [(rng.normal(size=(64,)) * 1e-3).astype(np.float16).astype(np.float32) for _ in range(20)]
+    ref_opt = mx.optimizer.create("nag", learning_rate=0.1, momentum=0.9, wd=1e-4)
+    mp_opt = mx.optimizer.create("nag", learning_rate=0.1, momentum=0.9, wd=1e-4, multi_precision=True)
+    w32, w16 = mx.nd.array(w0), mx.nd.array(w0, dtype="float16")
+    s32, s16 = ref_opt.create_state(0, w32), mp_opt.create_state_multi_precision(0, w16)
+    for g in grads:
+        ref_opt.update(0, w32, mx.nd.array(g), s32)
+        mp_opt.update_multi_precision(0, w16, mx.nd.array(g).astype("float16"), s16)
+    assert w16.dtype == np.float16
+    master = s16[1].asnumpy()  # (momentum, float32 master copy): the update works on the master
+    np.testing.assert_allclose(master, w32.asnumpy(), rtol=0, atol=1e-6)  # same fp32 arithmetic
+    np.testing.assert_allclose(w16.asnumpy().astype(np.float32), w32.asnumpy(), rtol=1e-3, atol=1e-3)
+    # Without master weights, 1e-4-sized steps vanish in fp16 rounding for weights near 1:
+    naive = mx.nd.array(w0, dtype="float16")
+    opt = mx.optimizer.create("sgd", learning_rate=0.1)
+    for g in grads:
+        opt.update(0, naive, mx.nd.array(g, dtype="float16"), None)
+    assert np.abs(naive.asnumpy().astype(np.float32) - w32.asnumpy()).max() > \
+        np.abs(w16.asnumpy().astype(np.float32) - w32.asnumpy()).max()
+
+
+@needs_data
+@pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor AMX; MXNet's oneDNN refuses bf16 here")
+def test_bfloat16_training_loss_falls(tmp_path):
+    """In a subprocess: AMP patches MXNet for the whole process."""
+    code = ("from gluon_tricks.train import Recipe, fit\n"
+            "s = fit(Recipe(model='cifar_resnet20_v1b', train_samples=1280, test_samples=256, batch_size=64, epochs=3,"
+            " warmup_epochs=0.5, log_interval=5, dtype='bfloat16', save_dir=%r), progress=False)\n"
+            "print('ACC', s['final_test_acc'])\n" % str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [r for r in read_log(str(tmp_path / "log.jsonl")) if r["kind"] == "epoch"]
+    assert epochs[-1]["train_loss"] < 0.85 * epochs[0]["train_loss"]
+    assert epochs[-1]["test_acc"] > 0.6
+
+
+# ----------------------------------------------------------------------------- tricks end to end
+
+@needs_data
+@pytest.mark.slow
+def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
+    recipe = Recipe(**dict(QUICK, epochs=3, train_samples=2560), mixup_alpha=0.4, cutmix_alpha=1.0, mixup_off_epochs=1,
+                    ema_decay=0.9, bn_recompute_batches=4, tta_flip=True, cutout=6, random_erasing=0.2,
+                    save_dir=str(tmp_path))
+    summary = fit(recipe, progress=False)
+    epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
+    assert all(0 <= r["train_acc"] <= 1 and 0 <= r["ema_test_acc"] <= 1 for r in epochs)
+    assert 0 <= summary["bn_recomputed_test_acc"] <= 1
+    assert os.path.isfile(os.path.join(Checkpoints(str(tmp_path)).latest()[0], "ema.params"))
+    assert summary["final_test_acc"] > 0.4  # 10 classes; a short, heavily augmented run
+
+
+@needs_data
+@pytest.mark.slow
+def test_distillation_from_a_saved_teacher(tmp_path):
+    longer = dict(QUICK, epochs=3, train_samples=2560)
+    teacher = fit(Recipe(**longer, save_dir=str(tmp_path / "teacher")), progress=False)
+    student = fit(Recipe(**dict(longer, model="cifar_resnet20_v1c"), teacher="cifar_resnet20_v1b",
+                         teacher_params=str(tmp_path / "teacher" / "best.params"), temperature=2.0,
+                         hard_weight=0.5, save_dir=str(tmp_path / "student")), progress=False)
+    assert teacher["final_test_acc"] > 0.5 and student["final_test_acc"] > 0.5
+    epochs = [r for r in read_log(student["log"]) if r["kind"] == "epoch"]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("args,message", [
+    (["--dtype", "float16"], "needs a GPU"),
+    (["--gpus", "0"], "sees none"),
+    (["--gpus", "a,b"], "comma-separated GPU ids"),
+    (["--kv-store", "nccl"], "GPUs only"),
+    (["--kv-store", "dist_sync"], "distributed launch"),
+    (["--teacher", "resnet50_v9"], "unknown model 'resnet50_v9'"),
+    (["--mixup-alpha", "-1"], "alpha must be >= 0"),
+    (["--optimizer", "adamz"], "unknown optimizer 'adamz'"),
+    (["--model-kwargs", "[1]"], "expected a JSON object"),
+])
+def test_conflicting_settings_stop_before_any_work(args, message, tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), *args,
+                             "--save-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_bfloat16_refused_with_the_missing_feature_named_when_absent(tmp_path):
+    if HAS_BF16:
+        pytest.skip("this CPU supports bfloat16; the refusal is tested by test_dtype_checks_say_what_is_missing")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), "--dtype", "bfloat16",
+                             "--save-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "avx512_bf16 or AMX" in result.stderr
+
+
+def test_log_records_are_json_lines(tmp_path):
+    from gluon_tricks.train.report import JsonLog
+    log = JsonLog(str(tmp_path / "sub" / "log.jsonl"))
+    log.write({"kind": "start", "x": 1})
+    log.write({"kind": "end"})
+    lines = (tmp_path / "sub" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["kind"] for line in lines] == ["start", "end"]
