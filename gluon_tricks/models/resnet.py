@@ -119,7 +119,7 @@ class ResidualUnit(HybridBlock):
         out = out + (self.downsample(x) if self.downsample is not None else x)
         if self._bn_after_add:
             out = getattr(self, "bn%d" % self._depth)(out)
-        return F.relu(out) if self._relu_after_add else out
+        return F.Activation(out, act_type="relu") if self._relu_after_add else out
 
 
 class ResNet(HybridBlock):

@@ -40,13 +40,13 @@ class PreActUnit(HybridBlock):
                     self.downsample = conv
 
     def hybrid_forward(self, F, x):
-        pre = F.relu(self.bn1(x))
+        pre = F.Activation(self.bn1(x), act_type="relu")  # Activation has a oneDNN kernel; F.relu does not
         shortcut = x
         if self.downsample is not None:
             shortcut = self.downsample(pre if self._preact_shortcut else x)
         out = self.conv1(pre)
         for i in range(2, self._depth + 1):
-            out = getattr(self, "conv%d" % i)(F.relu(getattr(self, "bn%d" % i)(out)))
+            out = getattr(self, "conv%d" % i)(F.Activation(getattr(self, "bn%d" % i)(out), act_type="relu"))
         if self.se is not None:
             out = _se_scale(F, self.se, out)
         return out + shortcut

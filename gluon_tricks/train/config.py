@@ -75,8 +75,9 @@ class Recipe:
     loss_scale: float = opt(0.0, "float16 only: static loss scale N; 0 = dynamic (halve on overflow, double after "
                                  "2000 clean steps)")
     gpus: str = opt("", "GPU ids, e.g. 0,1,2,3; empty = CPU (GPU paths are untested here: no GPU)")
-    kv_store: str = opt("device", "gradient reduction: device, local, nccl, dist_sync, dist_device_sync, dist_async, "
-                                  "horovod")
+    kv_store: str = opt("device", "gradient reduction across devices: device, local, nccl (GPU). dist_sync, "
+                                  "dist_device_sync, dist_async and horovod are refused until multi-machine "
+                                  "sharding is built")
     # run
     hybridize: bool = opt(True, "compile the graph (--mode hybrid) or run op by op (--mode imperative)", flag="-")
     seed: int = opt(0, "seed for weights, data order and augmentation")
