@@ -255,3 +255,13 @@ def test_log_records_are_json_lines(tmp_path):
     log.write({"kind": "end"})
     lines = (tmp_path / "sub" / "log.jsonl").read_text().splitlines()
     assert [json.loads(line)["kind"] for line in lines] == ["start", "end"]
+
+
+@needs_data
+def test_accumulation_never_carries_gradients_across_epochs(tmp_path):
+    """10 batches per epoch, accumulate 3: 3 steps per epoch, the 10th batch of each epoch unused."""
+    recipe = Recipe(**dict(QUICK, epochs=2, accumulate=3, log_interval=1), save_dir=str(tmp_path))
+    summary = fit(recipe, progress=False)
+    assert summary["iterations"] == 6
+    meta = Checkpoints(str(tmp_path)).latest()[1]
+    assert meta["state"]["iteration"] == 6 and meta["state"]["epoch"] == 2

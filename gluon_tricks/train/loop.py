@@ -341,11 +341,12 @@ def fit(recipe, progress=True, resume=False, contexts=None):
         first = state["batch"] if epoch == state["epoch"] else 0
         tic = interval_tic = time.time()
         data_time = epoch_time = 0.0
-        bar = tqdm(total=len(train_loader), initial=first, desc="epoch %d/%d" % (epoch + 1, recipe.epochs),
+        micro_batches = steps_per_epoch * recipe.accumulate  # no partial accumulation spills into the next epoch
+        bar = tqdm(total=micro_batches, initial=first, desc="epoch %d/%d" % (epoch + 1, recipe.epochs),
                    disable=not progress, leave=False, dynamic_ncols=True)
         batches = train_loader.epoch(epoch, start=first)
         previous = None
-        for b in range(first, len(train_loader)):
+        for b in range(first, micro_batches):
             t0 = time.time()
             x, y = next(batches)
             data_time += time.time() - t0
@@ -380,7 +381,7 @@ def fit(recipe, progress=True, resume=False, contexts=None):
                 interval.reset()
                 interval_tic, data_time = now, 0.0
             if recipe.checkpoint_interval and state["iteration"] % recipe.checkpoint_interval == 0 \
-                    and b + 1 < len(train_loader):
+                    and b + 1 < micro_batches:
                 mx.nd.waitall()
                 segment = time.time() - tic
                 epoch_time += segment
