@@ -10,6 +10,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from conftest import TRAIN_CIFAR, train_cifar
+
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, fit
 from gluon_tricks.train.checkpoint import CheckpointError, Checkpoints
@@ -90,11 +92,11 @@ def test_accumulating_two_half_batches_equals_one_full_batch(tmp_path):
 
 # ----------------------------------------------------------------------------- resume
 
-def _train_cmd(save_dir, *extra):
+def _train_args(save_dir, *extra):
     args = ["--model", "cifar_resnet20_v1b", "--train-samples", "640", "--test-samples", "256",
             "--batch-size", "64", "--epochs", "3", "--warmup-epochs", "0.5", "--log-interval", "2",
             "--checkpoint-interval", "3", "--save-dir", str(save_dir), "--no-progress", *extra]
-    return [sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), *args]
+    return args
 
 
 # Bit-exactness needs MXNet itself to be deterministic, which on CPU takes three settings:
@@ -108,12 +110,11 @@ DETERMINISTIC = dict(os.environ, OMP_NUM_THREADS="1", MXNET_CPU_WORKER_NTHREADS=
 @needs_data
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
-    straight = subprocess.run(_train_cmd(tmp_path / "straight"), capture_output=True, text=True, timeout=600,
-                              env=DETERMINISTIC)
+    straight = train_cifar(*_train_args(tmp_path / "straight"), env=DETERMINISTIC)
     assert straight.returncode == 0, straight.stderr
 
     killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen(_train_cmd(killed_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, TRAIN_CIFAR, *_train_args(killed_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=DETERMINISTIC)
     latest = killed_dir / "checkpoints" / "latest"
     deadline = time.time() + 300
@@ -127,8 +128,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
     stopped_at = int(latest.read_text().strip().split("-")[1])
     assert stopped_at < 30, "the run finished before it could be killed"
 
-    resumed = subprocess.run(_train_cmd(killed_dir, "--resume"), capture_output=True, text=True, timeout=600,
-                             env=DETERMINISTIC)
+    resumed = train_cifar(*_train_args(killed_dir, "--resume"), env=DETERMINISTIC)
     assert resumed.returncode == 0, resumed.stderr
     records = read_log(str(killed_dir / "log.jsonl"))
     assert [r["kind"] for r in records if r["kind"] in ("start", "resume")] == ["start", "resume"]
@@ -139,10 +139,9 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
 
 @needs_data
 def test_resume_refuses_a_changed_recipe(tmp_path):
-    first = subprocess.run(_train_cmd(tmp_path, "--epochs", "1"), capture_output=True, text=True, timeout=600)
+    first = train_cifar(*_train_args(tmp_path, "--epochs", "1"))
     assert first.returncode == 0, first.stderr
-    changed = subprocess.run(_train_cmd(tmp_path, "--epochs", "1", "--resume", "--lr", "0.5"),
-                             capture_output=True, text=True, timeout=600)
+    changed = train_cifar(*_train_args(tmp_path, "--epochs", "1", "--resume", "--lr", "0.5"))
     assert changed.returncode == 2 and "these fields differ: lr" in changed.stderr
 
 
@@ -220,31 +219,10 @@ def test_distillation_from_a_saved_teacher(tmp_path):
 
 # ----------------------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("args,message", [
-    (["--dtype", "float16"], "needs a GPU"),
-    (["--gpus", "0"], "sees none"),
-    (["--gpus", "a,b"], "comma-separated GPU ids"),
-    (["--kv-store", "nccl"], "GPUs only"),
-    (["--kv-store", "dist_sync"], "not supported by the trainer yet"),
-    (["--kv-store", "horovod"], "not supported by the trainer yet"),
-    (["--teacher", "resnet50_v9"], "unknown model 'resnet50_v9'"),
-    (["--mixup-alpha", "-1"], "alpha must be >= 0"),
-    (["--optimizer", "adamz"], "unknown optimizer 'adamz'"),
-    (["--model-kwargs", "[1]"], "expected a JSON object"),
-])
-def test_conflicting_settings_stop_before_any_work(args, message, tmp_path):
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), *args,
-                             "--save-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2, result.stderr
-    assert message in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "checkpoints").exists()
-
-
 def test_bfloat16_refused_with_the_missing_feature_named_when_absent(tmp_path):
     if HAS_BF16:
         pytest.skip("this CPU supports bfloat16; the refusal is tested by test_dtype_checks_say_what_is_missing")
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), "--dtype", "bfloat16",
-                             "--save-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    result = train_cifar("--dtype", "bfloat16", "--save-dir", tmp_path)
     assert result.returncode == 2 and "avx512_bf16 or AMX" in result.stderr
 
 

@@ -6,6 +6,8 @@ import sys
 import mxnet as mx
 import pytest
 
+from conftest import train_cifar
+
 from gluon_tricks import get_model
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, evaluate, fit
@@ -44,20 +46,15 @@ def test_baseline_recipe_learns_fashion_mnist(tmp_path):
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("interval") >= 4
 
 
-def _script(*args, cwd=None):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), *args],
-                          capture_output=True, text=True, timeout=600, cwd=cwd)
-
-
 @needs_data
 @pytest.mark.slow
 def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
     args = ["--epochs", "1", "--warmup-epochs", "0.2", "--train-samples", "512", "--test-samples", "256", "--batch-size", "64",
             "--save-dir", str(tmp_path), "--no-progress", "--mode", "imperative"]
-    first = _script(*args)
+    first = train_cifar(*args)
     assert first.returncode == 0, first.stderr
     assert "epoch 1/1" in first.stdout and "final test accuracy" in first.stdout
-    assert _script(*args).returncode == 0
+    assert train_cifar(*args).returncode == 0
     starts = [r for r in read_log(str(tmp_path / "log.jsonl")) if r["kind"] == "start"]
     assert len(starts) == 2  # appended, not overwritten
     assert starts[0]["recipe"]["hybridize"] is False
@@ -71,16 +68,27 @@ def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
     (["--epochs", "1"], "warmup_epochs (1) must be in [0, epochs=1); for a short run pass"),
     (["--dataset", "mnist"], "invalid choice"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--dtype", "float16"], "needs a GPU"),
+    (["--gpus", "0"], "sees none"),
+    (["--gpus", "a,b"], "comma-separated GPU ids"),
+    (["--kv-store", "nccl"], "GPUs only"),
+    (["--kv-store", "dist_sync"], "not supported by the trainer yet"),
+    (["--kv-store", "horovod"], "not supported by the trainer yet"),
+    (["--teacher", "resnet50_v9"], "unknown model 'resnet50_v9'"),
+    (["--mixup-alpha", "-1"], "alpha must be >= 0"),
+    (["--optimizer", "adamz"], "unknown optimizer 'adamz'"),
+    (["--model-kwargs", "[1]"], "expected a JSON object"),
 ])
-def test_bad_input_is_one_line_not_a_traceback(args, message, tmp_path):
-    result = _script(*args, "--save-dir", str(tmp_path))
-    assert result.returncode == 2
+def test_bad_input_stops_before_any_work_with_one_line(args, message, tmp_path):
+    result = train_cifar(*args, "--save-dir", str(tmp_path))
+    assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_help_explains_every_flag():
-    result = _script("--help")
+    result = train_cifar("--help")
     assert result.returncode == 0
     for flag in ("--model", "--lr", "--warmup-epochs", "--label-smoothing", "--no-wd", "--mode", "--data-dir"):
         assert flag in result.stdout
