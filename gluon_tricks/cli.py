@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import sys
+import traceback
 
 from .data import DatasetNotFound
 from .models import UnknownModel, WeightsMismatch
@@ -75,7 +76,21 @@ def recipe_from_args(args, base=None):
 def main_guard(parser, body):
     """Run ``body()``; a user error ends the program with ``prog: error: <one line>`` and status 2.
 
-    Set GLUON_TRICKS_DEBUG=1 to get the full traceback instead."""
+    Set GLUON_TRICKS_DEBUG=1 to get the full traceback instead. A failing dist_sync worker exits
+    at once: a normal exit would wait in the kvstore's shutdown barrier for the other workers."""
+    try:
+        return _run_reporting_errors(parser, body)
+    except BaseException as err:
+        if os.environ.get("DMLC_ROLE") != "worker" or (isinstance(err, SystemExit) and not err.code):
+            raise
+        if not isinstance(err, SystemExit):
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(err.code if isinstance(err, SystemExit) and isinstance(err.code, int) else 1)
+
+
+def _run_reporting_errors(parser, body):
     try:
         return body()
     except USER_ERRORS as err:

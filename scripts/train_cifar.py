@@ -57,9 +57,10 @@ def main(argv=None):
         print("training %s  (lr %.4g, batch %d, save dir %s)" % (
             recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
         summary = fit(recipe, progress=not args.no_progress, resume=args.resume)
-        print("final test accuracy %.4f (best %.4f at epoch %d) in %.1f min of training; log %s, plot %s" % (
-            summary["final_test_acc"], summary["best_test_acc"], summary["best_epoch"],
-            summary["train_time"] / 60, summary["log"], summary["plot"]))
+        if summary["rank"] == 0:
+            print("final test accuracy %.4f (best %.4f at epoch %d) in %.1f min of training; log %s, plot %s" % (
+                summary["final_test_acc"], summary["best_test_acc"], summary["best_epoch"],
+                summary["train_time"] / 60, summary["log"], summary["plot"]))
         return summary
     return main_guard(p, run)
 

@@ -125,12 +125,20 @@ class ArrayLoader:
     the normalised batch, filling with 0 (the mean) and with N(0, 1) noise respectively. The
     order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
     ``(seed, e, b)``: a run resumed at any batch sees the batches an unbroken run would.
+
+    With ``num_parts`` > 1 (distributed workers) every worker draws the same global batch of
+    ``batch_size * num_parts`` images and keeps slice ``part_index``: the workers together see
+    exactly what one worker with the whole batch sees, and all get the same number of batches.
     """
 
     def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, cutout=0,
-                 erase_prob=0.0, seed=0):
+                 erase_prob=0.0, seed=0, part_index=0, num_parts=1):
+        if not 0 <= part_index < num_parts:
+            raise ValueError("part_index %d is not in [0, %d)" % (part_index, num_parts))
         self.data = data
         self.batch_size = batch_size
+        self.part = slice(part_index * batch_size, (part_index + 1) * batch_size) if num_parts > 1 else slice(None)
+        self.global_batch = batch_size * num_parts
         self.train = train
         self.pad = pad
         self.flip = flip
@@ -144,7 +152,7 @@ class ArrayLoader:
 
     def __len__(self):
         n = len(self.data)
-        return n // self.batch_size if self.train else -(-n // self.batch_size)
+        return n // self.global_batch if self.train else -(-n // self.global_batch)
 
     def epoch(self, epoch=0, start=0):
         """Yield ``(images, labels)`` for one pass from batch ``start``; training drops the last partial batch."""
@@ -152,7 +160,7 @@ class ArrayLoader:
         n = len(self.data)
         order = np.random.default_rng((self.seed, epoch)).permutation(n) if self.train else np.arange(n)
         for b in range(start, len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            idx = order[b * self.global_batch:(b + 1) * self.global_batch]
             rng = np.random.default_rng((self.seed, epoch, b, 1))
             batch = self._crop_flip(idx, rng) if self.train and (self.pad or self.flip) else self.data.images[idx]
             x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
@@ -160,7 +168,7 @@ class ArrayLoader:
                 cutout(x, self.cutout, rng)
             if self.train and self.erase_prob:
                 random_erase(x, self.erase_prob, rng)
-            yield mx.nd.array(x), mx.nd.array(self.data.labels[idx], dtype=np.float32)
+            yield mx.nd.array(x[self.part]), mx.nd.array(self.data.labels[idx][self.part], dtype=np.float32)
 
     def _crop_flip(self, idx, rng):
         _, h, w, _ = self.data.images.shape

@@ -25,7 +25,8 @@ class Recipe:
     dataset: str = opt("fashion-mnist", "data set", choices=("fashion-mnist",))
     data_dir: Optional[str] = opt(None, "directory with the data set's files; default: Debian's /usr/share/datasets/"
                                         "<name>, then MXNet's cache/download in $MXNET_HOME/datasets")
-    batch_size: int = opt(128, "images per micro-batch, all devices together")
+    batch_size: int = opt(128, "images per micro-batch, all devices of one worker together (a dist_sync job "
+                               "steps on batch_size x workers)")
     pad_crop: int = opt(2, "pad by N pixels, then random-crop back; 0 = off")
     flip: bool = opt(True, "random horizontal flip", negative="--no-flip")
     train_samples: int = opt(0, "train on a fixed random subset of N images (quick trials); 0 = all")
@@ -37,7 +38,8 @@ class Recipe:
     optimizer: str = opt("nag", "any MXNet optimizer by name: nag (Nesterov), sgd, adam, adamw, rmsprop, adagrad, "
                                 "adadelta, lamb, ...")
     lr: float = opt(0.1, "peak learning rate after warmup (see --lr-batch-scale)")
-    lr_batch_scale: int = opt(0, "linear scaling: lr = lr * batch_size * accumulate / N (the paper uses 256); 0 = off")
+    lr_batch_scale: int = opt(0, "linear scaling: lr = lr * batch_size * accumulate * workers / N (the paper uses "
+                                 "256); 0 = off")
     lr_mode: str = opt("cosine", "decay after warmup", choices=("cosine", "step", "linear", "poly"))
     warmup_epochs: float = opt(1.0, "linear warmup length in epochs, may be fractional")
     warmup_lr: float = opt(0.0, "learning rate at the start of warmup")
@@ -75,9 +77,10 @@ class Recipe:
     loss_scale: float = opt(0.0, "float16 only: static loss scale N; 0 = dynamic (halve on overflow, double after "
                                  "2000 clean steps)")
     gpus: str = opt("", "GPU ids, e.g. 0,1,2,3; empty = CPU (GPU paths are untested here: no GPU)")
-    kv_store: str = opt("device", "gradient reduction across devices: device, local, nccl (GPU). dist_sync, "
-                                  "dist_device_sync, dist_async and horovod are refused until multi-machine "
-                                  "sharding is built")
+    kv_store: str = opt("device", "gradient reduction: device or local (one machine), nccl (GPUs), dist_sync or "
+                                  "dist_device_sync (several processes/machines, started by scripts/launch.py; "
+                                  "each worker trains on its own slice of every global batch). dist_async and "
+                                  "horovod are refused (see docs/training.rst)")
     # run
     hybridize: bool = opt(True, "compile the graph (--mode hybrid) or run op by op (--mode imperative)", flag="-")
     seed: int = opt(0, "seed for weights, data order and augmentation")
@@ -119,11 +122,11 @@ class Recipe:
                 raise ValueError("%s (recipe %s)" % (message, self.short()))
         return self
 
-    def effective_lr(self):
+    def effective_lr(self, workers=1):
         """Linear scaling rule (Goyal et al. 2017) on the batch per optimizer step, when asked."""
         if not self.lr_batch_scale:
             return self.lr
-        return self.lr * self.batch_size * self.accumulate / self.lr_batch_scale
+        return self.lr * self.batch_size * self.accumulate * workers / self.lr_batch_scale
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -30,8 +30,9 @@ class TrainingDiverged(RuntimeError):
 
 # ----------------------------------------------------------------------------- building blocks
 
-def build_data(recipe):
-    """(train loader, test loader, class names) for an in-memory small-image data set."""
+def build_data(recipe, part_index=0, num_parts=1):
+    """(train loader, test loader, class names) for an in-memory small-image data set; training
+    batches are sharded over ``num_parts`` distributed workers, the test set is whole on each."""
     if recipe.dataset not in datasets.DATASETS:
         raise ValueError("unknown dataset %r; choose from %s" % (recipe.dataset, sorted(datasets.DATASETS)))
     train, test = datasets.DATASETS[recipe.dataset](recipe.data_dir)
@@ -40,7 +41,7 @@ def build_data(recipe):
     mean, std = datasets.STATS[recipe.dataset]
     train_loader = datasets.ArrayLoader(train, recipe.batch_size, mean, std, train=True, pad=recipe.pad_crop,
                                         flip=recipe.flip, cutout=recipe.cutout, erase_prob=recipe.random_erasing,
-                                        seed=recipe.seed)
+                                        seed=recipe.seed, part_index=part_index, num_parts=num_parts)
     test_loader = datasets.ArrayLoader(test, recipe.batch_size, mean, std)
     return train_loader, test_loader, train.classes
 
@@ -54,13 +55,12 @@ INITIALIZERS = {
 def build_net(name, classes, sample, ctxs, dtype="float32", init="msra", hybridize=True, params=None, **kwargs):
     """A registry model on ``ctxs``: initialised (or loaded from ``params``), cast, hybridized."""
     net = get_model(name, classes=classes, **kwargs)
+    # Shapes by symbolic inference, not a forward pass: an inference-mode pass leaves conv weights
+    # in oneDNN's blocked layout, which the dist kvstore then ships with the wrong size.
+    net.infer_shape(sample.as_in_context(ctxs[0]))
+    net.initialize(INITIALIZERS[init](), ctx=ctxs)
     if params:
-        net.initialize(ctx=ctxs)
-        net(sample.as_in_context(ctxs[0]))
         net.load_parameters(params, ctx=ctxs)
-    else:
-        net.initialize(INITIALIZERS[init](), ctx=ctxs)
-        net(sample.as_in_context(ctxs[0]))  # settle deferred shapes before anyone reads them
     if dtype == "float16":
         net.cast("float16")  # Gluon's BatchNorm keeps its parameters in float32
     if hybridize:
@@ -68,12 +68,15 @@ def build_net(name, classes, sample, ctxs, dtype="float32", init="msra", hybridi
     return net
 
 
-def build_trainer(recipe, net, manual_reduce=False):
-    """Optimizer by MXNet name; no decay on BN/bias when asked; fp32 master weights under float16."""
+def build_trainer(recipe, net, manual_reduce=False, kvstore=None, workers=1):
+    """Optimizer by MXNet name; no decay on BN/bias when asked; fp32 master weights under float16.
+
+    Updates run on the workers, never on parameter servers, so optimizer state is checkpointable
+    and loss scaling/accumulation see the reduced gradients before the update."""
     if recipe.no_wd:  # Bag of Tricks 3.1: no bias decay (BN gamma/beta and biases)
         for param in net.collect_params(".*gamma|.*beta|.*bias").values():
             param.wd_mult = 0.0
-    opt = {"learning_rate": recipe.effective_lr(), "wd": recipe.wd}
+    opt = {"learning_rate": recipe.effective_lr(workers), "wd": recipe.wd}
     if recipe.optimizer in ("sgd", "nag", "signum", "lars", "lbsgd"):
         opt["momentum"] = recipe.momentum
     if recipe.dtype == "float16":
@@ -81,10 +84,10 @@ def build_trainer(recipe, net, manual_reduce=False):
     if recipe.optimizer not in mx.optimizer.Optimizer.opt_registry:
         raise ValueError("unknown optimizer %r; MXNet has %s" % (
             recipe.optimizer, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
-    kv = None if recipe.kv_store == "horovod" else recipe.kv_store
-    # Loss scaling and accumulation need the reduced gradients before the update.
+    kv = kvstore or recipe.kv_store
+    local_update = manual_reduce or not isinstance(kv, str)
     return gluon.Trainer(net.collect_params(), recipe.optimizer, opt, kvstore=kv,
-                         update_on_kvstore=False if manual_reduce else None)
+                         update_on_kvstore=False if local_update else None)
 
 
 def build_loss(recipe):
@@ -197,8 +200,8 @@ class Stepper:
     """Forward and backward over the contexts, then, every ``accumulate`` micro-batches, the
     (loss-scaled) optimizer update and the EMA update."""
 
-    def __init__(self, recipe, net, trainer, loss_fn, ctxs, classes, teacher=None, scaler=None, ema=None):
-        self.recipe, self.net, self.trainer, self.loss_fn = recipe, net, trainer, loss_fn
+    def __init__(self, recipe, net, trainer, loss_fn, ctxs, classes, teacher=None, scaler=None, ema=None, workers=1):
+        self.recipe, self.net, self.trainer, self.loss_fn, self.workers = recipe, net, trainer, loss_fn, workers
         self.ctxs, self.classes, self.teacher, self.scaler, self.ema = ctxs, classes, teacher, scaler, ema
         self.dtype = recipe.dtype if recipe.dtype == "float16" else "float32"
         self.mixer = Mixer(recipe.mixup_alpha, recipe.cutmix_alpha, recipe.mix_prob, recipe.mix_switch_prob)
@@ -231,11 +234,16 @@ class Stepper:
         if self.micro % self.recipe.accumulate:
             return None
         applied = True
-        if self.scaler:
-            grads = [g for p in self.params for g in p.list_grad()]
-            applied = self.scaler.update(self.scaler.overflowed(grads))
+        # Gradients are summed over devices and workers: normalise by the global batch.
+        batch = len(y) * self.recipe.accumulate * self.workers * scale
+        if self.scaler:  # decide on the reduced gradients, so every worker skips the same steps
+            self.trainer.allreduce_grads()
+            applied = self.scaler.update(self.scaler.overflowed([g for p in self.params for g in p.list_grad()]))
+            if applied:
+                self.trainer.update(batch)
+        else:
+            self.trainer.step(batch)
         if applied:
-            self.trainer.step(len(y) * self.recipe.accumulate * scale)
             if self.ema:
                 self.ema.update()
         if self.recipe.accumulate > 1:
@@ -250,11 +258,14 @@ class Stepper:
 RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "data_dir"}
 
 
-def _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs):
+def _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs, workers):
     found = checkpoints.latest()
     if found is None:
         return None
     path, meta = found
+    if meta.get("workers", 1) != workers:  # the data order of every step depends on it
+        raise CheckpointError("%s was written by a job of %d worker(s); resume it with the same number, not %d"
+                              % (path, meta.get("workers", 1), workers))
     saved = Recipe.from_dict(meta["recipe"])
     changed = sorted(k for k, v in recipe.to_dict().items()
                      if k not in RESUMABLE_CHANGES and saved.to_dict()[k] != v)
@@ -274,7 +285,9 @@ def fit(recipe, progress=True, resume=False, contexts=None):
     """Train ``recipe`` to the end; returns a summary dict. Everything it writes goes to ``recipe.save_dir``.
 
     ``resume=True`` continues from the newest checkpoint in ``save_dir`` (or starts fresh if none).
-    ``contexts`` overrides the devices ``recipe.gpus`` names (tests use ``[mx.cpu(0), mx.cpu(1)]``)."""
+    ``contexts`` overrides the devices ``recipe.gpus`` names (tests use ``[mx.cpu(0), mx.cpu(1)]``).
+    Under a dist_* kvstore every worker trains; only worker 0 writes the log, plots and checkpoints,
+    and every worker resumes from ``save_dir`` (so it must be shared, or copied to each machine)."""
     from tqdm import tqdm
 
     recipe = recipe.validate() if isinstance(recipe, Recipe) else Recipe.from_dict(recipe).validate()
@@ -288,11 +301,14 @@ def fit(recipe, progress=True, resume=False, contexts=None):
         amp.init(target_dtype="bfloat16")  # process-wide: conv/FC in bf16, BN and softmax in fp32
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)
+    kv, rank, workers = parallel.kvstore(recipe.kv_store)
+    chief = rank == 0
+    progress = progress and chief
     os.makedirs(recipe.save_dir, exist_ok=True)
-    log = JsonLog(os.path.join(recipe.save_dir, "log.jsonl"))
+    log = JsonLog(os.path.join(recipe.save_dir, "log.jsonl") if chief else None)
     plot_path = os.path.join(recipe.save_dir, "curves.png")
 
-    train_loader, test_loader, class_names = build_data(recipe)
+    train_loader, test_loader, class_names = build_data(recipe, rank, workers)
     classes = len(class_names)
     sample = next(train_loader.epoch(0))[0][:1]
     kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
@@ -307,9 +323,9 @@ def fit(recipe, progress=True, resume=False, contexts=None):
     scaler = None
     if recipe.dtype == "float16":
         scaler = precision.LossScaler(recipe.loss_scale or 2.0 ** 16, dynamic=not recipe.loss_scale)
-    trainer = build_trainer(recipe, net, manual_reduce=scaler is not None or recipe.accumulate > 1)
+    trainer = build_trainer(recipe, net, scaler is not None or recipe.accumulate > 1, kv, workers)
     ema = WeightEMA(net, recipe.ema_decay, ctxs[0]) if recipe.ema_decay else None
-    stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctxs, classes, teacher, scaler, ema)
+    stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctxs, classes, teacher, scaler, ema, workers)
     steps_per_epoch = len(train_loader) // recipe.accumulate
     if steps_per_epoch < 1:
         raise ValueError("an epoch has %d batches, fewer than accumulate=%d" % (len(train_loader), recipe.accumulate))
@@ -317,19 +333,22 @@ def fit(recipe, progress=True, resume=False, contexts=None):
     checkpoints = Checkpoints(recipe.save_dir)
 
     state = {"epoch": 0, "batch": 0, "iteration": 0, "train_time": 0.0, "best_acc": -1.0, "best_epoch": -1}
-    meta = _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs) if resume else None
+    meta = _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs, workers) if resume else None
     if meta:
         state.update(meta["state"])
-    recipe.save(os.path.join(recipe.save_dir, "recipe.json"))
+    if chief:
+        recipe.save(os.path.join(recipe.save_dir, "recipe.json"))
     log.write({"kind": "resume" if meta else "start", "time": time.time(), "recipe": recipe.to_dict(),
-               "machine": machine_info(), "steps_per_epoch": steps_per_epoch, "state": state})
+               "machine": machine_info(), "steps_per_epoch": steps_per_epoch, "state": state, "workers": workers})
 
     def save(epoch, batch):
+        if not chief:
+            return
         writers = {"model.params": net.save_parameters, "trainer.states": trainer.save_states}
         if ema is not None:
             writers["ema.params"] = ema.save
         checkpoints.save(state["iteration"], writers, {
-            "recipe": recipe.to_dict(), "state": dict(state, epoch=epoch, batch=batch),
+            "recipe": recipe.to_dict(), "state": dict(state, epoch=epoch, batch=batch), "workers": workers,
             "scaler": scaler.state_dict() if scaler else None})
 
     interval, epoch_meter = Meter(), Meter()
@@ -406,24 +425,29 @@ def fit(recipe, progress=True, resume=False, contexts=None):
             record.update(loss_scale=scaler.scale, skipped_steps=scaler.skipped)
         if test_acc > state["best_acc"]:
             state.update(best_acc=test_acc, best_epoch=epoch)
-            atomic_write(os.path.join(recipe.save_dir, "best.params"), net.save_parameters)
+            if chief:
+                atomic_write(os.path.join(recipe.save_dir, "best.params"), net.save_parameters)
         log.write(record)
         save(epoch + 1, 0)
-        plot_curves(log.path, plot_path)
+        if chief:
+            plot_curves(log.path, plot_path)
         line = ("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s (%.0f img/s)"
                 % (epoch + 1, recipe.epochs, train_loss, train_acc, test_loss, test_acc, epoch_time,
                    record["img_per_s"]))
         if ema is not None:
             line += "  EMA acc %.4f" % record["ema_test_acc"]
-        tqdm.write(line) if progress else print(line, flush=True)
+        if chief:
+            tqdm.write(line) if progress else print(line, flush=True)
     if test_acc is None:  # resumed a finished run: nothing trained, measure what is there
         test_acc = evaluate(net, test_loader, ctxs, recipe.tta_flip)[0]
     summary = {"final_test_acc": test_acc, "best_test_acc": state["best_acc"], "best_epoch": state["best_epoch"] + 1,
                "epochs": recipe.epochs, "train_time": state["train_time"], "save_dir": recipe.save_dir,
-               "log": log.path, "plot": plot_path, "checkpoint": checkpoints.latest_file, "iterations": state["iteration"]}
+               "log": log.path, "plot": plot_path, "checkpoint": checkpoints.latest_file, "iterations": state["iteration"],
+               "rank": rank, "workers": workers}
     if recipe.bn_recompute_batches:
         recompute_bn_stats(net, train_loader, recipe.bn_recompute_batches, ctxs)
         summary["bn_recomputed_test_acc"] = evaluate(net, test_loader, ctxs, recipe.tta_flip)[0]
-        atomic_write(os.path.join(recipe.save_dir, "bn_recomputed.params"), net.save_parameters)
+        if chief:
+            atomic_write(os.path.join(recipe.save_dir, "bn_recomputed.params"), net.save_parameters)
     log.write(dict(summary, kind="end", time=time.time()))
     return summary

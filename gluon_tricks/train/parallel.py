@@ -1,4 +1,6 @@
 """Devices and gradient reduction: a list of contexts, batches split across them, a kvstore."""
+import os
+
 import mxnet as mx
 
 KVSTORES = ("device", "local", "nccl", "dist_sync", "dist_device_sync", "dist_async", "horovod")
@@ -45,11 +47,26 @@ def check_kvstore(name, ctxs):
         raise DeviceError("unknown kvstore %r; choose from %s" % (name, ", ".join(KVSTORES)))
     if name == "nccl" and any(c.device_type != "gpu" for c in ctxs):
         raise DeviceError("--kv-store nccl reduces on GPUs only; use device or local on CPU")
-    if name.startswith("dist") or name == "horovod":
-        # Not wired yet: workers would each read the whole data set (no sharding) and Horovod's
-        # allreduce is not called. Refusing beats training something other than what was asked.
-        raise DeviceError("--kv-store %s is not supported by the trainer yet (multi-machine data sharding and "
-                          "the launch path are still to be built); use device or local" % name)
+    if name == "dist_async":
+        # Updates then happen on the servers: no optimizer state to checkpoint, no exact resume.
+        raise DeviceError("--kv-store dist_async is refused: its updates run on the parameter servers, so optimizer "
+                          "state cannot be checkpointed and no two runs agree; use dist_sync")
+    if name == "horovod":
+        raise DeviceError("--kv-store horovod is not wired (Horovod for MXNet was not available to build or test "
+                          "here); use dist_sync with scripts/launch.py")
+    if name.startswith("dist") and os.environ.get("DMLC_ROLE") != "worker":
+        raise DeviceError("--kv-store %s needs a scheduler and servers: start the job with scripts/launch.py, e.g. "
+                          "python scripts/launch.py -n 2 -s 1 python scripts/train_cifar.py --kv-store %s ..."
+                          % (name, name))
+
+
+def kvstore(name):
+    """(kvstore or its name, this worker's rank, number of workers); only dist_* creates one now,
+    since creating it joins the launched job."""
+    if not name.startswith("dist"):
+        return name, 0, 1
+    kv = mx.kv.create(name)
+    return kv, kv.rank, kv.num_workers
 
 
 def split(batch, ctxs):

@@ -4,13 +4,17 @@ import os
 
 
 class JsonLog:
-    """Appends one JSON object per line and flushes, so a killed run keeps every record it wrote."""
+    """Appends one JSON object per line and flushes, so a killed run keeps every record it wrote.
+    ``path=None`` writes nothing (distributed workers other than the first)."""
 
     def __init__(self, path):
         self.path = path
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if path:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
     def write(self, record):
+        if not self.path:
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
 
