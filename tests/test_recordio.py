@@ -1,0 +1,244 @@
+"""RecordIO packing, the ImageNet-style pipelines and what they do with bad data."""
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+
+import cv2
+import mxnet as mx
+import numpy as np
+import pytest
+from PIL import Image
+
+from gluon_tricks.data.pipeline import (Augment, BatchAugment, LoaderPipeline, RecordPipeline, SyntheticPipeline,
+                                        random_resized_crop_box, transform_image)
+from gluon_tricks.data.recordio import RecordFileError, pack, read_lst, scan_records, write_lst
+
+SMALL = Augment(size=32)
+
+
+def _image(rng, h=48, w=64):
+    return rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """root/<class>/<image>: 3 classes x 6 JPEGs, plus a grayscale JPEG, a CMYK JPEG, a PNG with
+    alpha and a file that is not an image at all."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for c in ("zebra", "ant", "moth"):
+        os.makedirs(root / c)
+        for i in range(6):
+            Image.fromarray(_image(rng, 40 + i, 60)).save(root / c / ("%d.jpg" % i))
+    Image.fromarray(rng.integers(0, 255, (40, 50), dtype=np.uint8)).save(root / "ant" / "gray.jpg")
+    Image.fromarray(_image(rng)).convert("CMYK").save(root / "moth" / "cmyk.jpg")
+    Image.fromarray(rng.integers(0, 255, (40, 50, 4), dtype=np.uint8), "RGBA").save(root / "zebra" / "alpha.png")
+    (root / "zebra" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def packed(folder, tmp_path_factory):
+    prefix = str(tmp_path_factory.mktemp("rec") / "train")
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        summary = pack(str(folder), prefix, resize=36, workers=2, progress=False)
+    return prefix, summary
+
+
+def _sha1(path):
+    return hashlib.sha1(open(path, "rb").read()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- packing
+
+def test_pack_converts_modes_skips_unreadable_and_maps_sorted_classes(packed):
+    prefix, summary = packed
+    assert summary["classes"] == ["ant", "moth", "zebra"]
+    assert summary["written"] == 21 and [s[0] for s in summary["skipped"]] == ["zebra/broken.jpg"]
+    assert json.load(open(prefix + ".classes.json"))["classes"] == ["ant", "moth", "zebra"]
+    entries = read_lst(prefix + ".lst")
+    assert {rel.split("/")[0]: label for _, label, rel in entries} == {"ant": 0, "moth": 1, "zebra": 2}
+    reader = mx.recordio.MXIndexedRecordIO(prefix + ".idx", prefix + ".rec", "r")
+    for index, label, rel in entries:
+        header, img = mx.recordio.unpack_img(reader.read_idx(index))
+        assert header.label == label and header.id == index
+        assert img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) == 36  # colour, shorter side resized
+    assert sorted(reader.keys) == sorted(e[0] for e in entries)
+
+
+def test_mxnet_image_record_iter_reads_what_we_pack(packed):
+    prefix, _ = packed
+    it = mx.io.ImageRecordIter(path_imgrec=prefix + ".rec", path_imgidx=prefix + ".idx", data_shape=(3, 32, 32),
+                               batch_size=7)
+    labels = np.concatenate([b.label[0].asnumpy() for b in it])
+    assert sorted(labels.tolist()) == sorted(label for _, label, _ in read_lst(prefix + ".lst"))
+
+
+def test_pack_from_a_list_file(folder, tmp_path):
+    lst = tmp_path / "mine.lst"
+    write_lst(str(lst), [(0, 4, "ant/0.jpg"), (1, 2, "moth/1.jpg")])
+    summary = pack(str(lst), str(tmp_path / "mine"), root=str(folder), workers=1, progress=False)
+    assert summary["written"] == 2
+    assert scan_records(str(tmp_path / "mine.rec"))[1] == [4.0, 2.0]
+
+
+def test_files_from_mxnets_im2rec_feed_our_pipelines(folder, tmp_path):
+    im2rec = os.path.join(os.path.dirname(mx.__file__), "tools", "im2rec.py")
+    prefix = str(tmp_path / "theirs")
+    clean = tmp_path / "clean"
+    for c in ("ant", "moth"):
+        os.makedirs(clean / c)
+        for i in range(4):
+            os.link(folder / c / ("%d.jpg" % i), clean / c / ("%d.jpg" % i))
+    for args in (["--list", "--recursive", prefix, str(clean)], ["--num-thread", "1", prefix, str(clean)]):
+        subprocess.run([sys.executable, im2rec, *args], check=True, capture_output=True)
+    for pipe in (RecordPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2),
+                 LoaderPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2)):
+        ys = np.concatenate([y.asnumpy() for _, y in pipe.epoch()])
+        assert sorted(ys.tolist()) == [0.0] * 4 + [1.0] * 4
+
+
+# ----------------------------------------------------------------------------- bad files
+
+@pytest.fixture()
+def copy_of(packed, tmp_path):
+    def make():
+        prefix = str(tmp_path / "copy")
+        for ext in (".rec", ".idx"):
+            with open(packed[0] + ext, "rb") as src, open(prefix + ext, "wb") as dst:
+                dst.write(src.read())
+        return prefix
+    return make
+
+
+def test_truncated_rec_missing_idx_and_foreign_idx_stop_with_the_file_named(copy_of, tmp_path):
+    prefix = copy_of()
+    size = os.path.getsize(prefix + ".rec")
+    with open(prefix + ".rec", "r+b") as f:
+        f.truncate(size - 100)
+    with pytest.raises(RecordFileError, match="copy.rec is truncated"):
+        RecordPipeline(prefix + ".rec", 4, SMALL)
+    os.remove(prefix + ".idx")
+    with pytest.raises(RecordFileError, match="copy.idx .* does not exist"):
+        LoaderPipeline(prefix + ".rec", 4, SMALL)
+    with open(prefix + ".idx", "w") as f:
+        f.write("0\t17\n")  # an offset where no record starts
+    with pytest.raises(RecordFileError, match="no record at byte 17"):
+        RecordPipeline(prefix + ".rec", 4, SMALL)
+
+
+def test_label_out_of_range_names_the_record(packed):
+    with pytest.raises(RecordFileError, match=r"label 2, outside 0\.\.1 \(\d+ such records\)"):
+        RecordPipeline(packed[0] + ".rec", 4, SMALL, classes=2)
+
+
+def _rec_with_undecodable(tmp_path, bad=(3, 6), n=10):
+    prefix = str(tmp_path / "bad")
+    writer = mx.recordio.MXIndexedRecordIO(prefix + ".idx", prefix + ".rec", "w")
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        data = cv2.imencode(".jpg", _image(rng, 40, 40))[1].tobytes()
+        if i in bad:
+            data = b"garbage" * 20
+        writer.write_idx(i, mx.recordio.pack(mx.recordio.IRHeader(0, float(i % 2), i, 0), data))
+    writer.close()
+    return prefix
+
+
+@pytest.mark.parametrize("backend", [RecordPipeline, LoaderPipeline])
+@pytest.mark.parametrize("train", [True, False])
+def test_undecodable_records_are_skipped_named_and_counted(tmp_path, backend, train):
+    prefix = _rec_with_undecodable(tmp_path)
+    before = _sha1(prefix + ".rec"), _sha1(prefix + ".idx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe = backend(prefix + ".rec", 2, SMALL, train=train, classes=2)
+        seen = sum(len(y) for _, y in pipe.epoch(0))
+    messages = " ".join(str(w.message) for w in caught)
+    assert "record 3 of" in messages and "record 6 of" in messages
+    assert pipe.skipped >= 1 and seen <= 8
+    if not train:
+        assert seen == 8 and pipe.skipped == 2  # every good record, once
+    assert (_sha1(prefix + ".rec"), _sha1(prefix + ".idx")) == before  # the data set is not touched
+
+
+def test_folder_loader_names_an_unreadable_file(folder):
+    with pytest.warns(UserWarning, match="broken.jpg"):
+        pipe = LoaderPipeline(str(folder), 22, SMALL, train=False)
+        x, y = next(pipe.epoch())
+    assert x.shape == (21, 3, 32, 32) and pipe.skipped == 1
+
+
+# ----------------------------------------------------------------------------- augmentation math
+
+def test_random_resized_crop_box_stays_within_area_and_ratio():
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        y, x, h, w = random_resized_crop_box(rng, 375, 500, (0.08, 1.0), (3 / 4, 4 / 3))
+        assert 0 <= y and y + h <= 375 and 0 <= x and x + w <= 500
+        assert 0.08 * 0.9 <= h * w / (375 * 500) <= 1.0
+        if (h, w) != (375, 500):
+            assert 3 / 4 * 0.95 <= w / h <= 4 / 3 * 1.05
+    # A very wide image never fits the ratio at random: the fallback is the centred 4:3 crop.
+    assert random_resized_crop_box(rng, 10, 1000, (0.9, 1.0), (3 / 4, 4 / 3)) == (0, 493, 10, 13)
+
+
+def test_validation_transform_resizes_the_shorter_side_then_centre_crops():
+    a = Augment(size=32, crop_ratio=0.5)
+    assert a.val_resize == 64 and Augment().val_resize == 256
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[:, 100:] = 255  # right half white: after resize to 64x128 and a centre 32x32 crop, half/half
+    out = transform_image(img, a, None, train=False)
+    assert out.shape == (32, 32, 3)
+    assert out[:, :14].max() == 0 and out[:, 18:].min() == 255
+
+
+def test_batch_augment_normalises_and_its_jitter_and_lighting_follow_the_formulas():
+    rng = np.random.default_rng(0)
+    x = mx.nd.array(rng.integers(0, 256, (4, 3, 8, 8)), dtype="uint8")
+    plain = BatchAugment(Augment(size=8, jitter=0, lighting=0))
+    mean, std = np.array(Augment().mean).reshape(1, 3, 1, 1), np.array(Augment().std).reshape(1, 3, 1, 1)
+    expected = (x.asnumpy().astype(np.float32) - mean) / std
+    assert np.allclose(plain(x, rng).asnumpy(), expected, atol=1e-4)
+    assert np.allclose(plain(x, rng, train=False).asnumpy(), expected, atol=1e-4)
+
+    # Lighting alone: a per-image RGB offset 255 * eigvec @ (alpha * eigval), alpha ~ N(0, 0.1).
+    light = BatchAugment(Augment(size=8, jitter=0, lighting=0.1))
+    out = light(x, np.random.default_rng(5)).asnumpy() * std + mean
+    alpha = np.random.default_rng(5).normal(0, 0.1, (4, 3)) * np.array([0.2175, 0.0188, 0.0045])
+    shift = 255 * alpha @ np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
+                                    [-0.5836, -0.6948, 0.4203]]).T
+    assert np.allclose(out - x.asnumpy(), shift[:, :, None, None], atol=1e-3)
+
+    # Jitter on a gray image: saturation has no effect, brightness b then contrast c give
+    # c * b * v + (1 - c) * mean(b * v).
+    gray = mx.nd.array(np.repeat(rng.integers(0, 120, (2, 1, 4, 4)), 3, axis=1), dtype="uint8")
+    jit = BatchAugment(Augment(size=4, jitter=0.4, lighting=0))
+    r = np.random.default_rng(9)
+    b, c = r.uniform(0.6, 1.4, 2), r.uniform(0.6, 1.4, 2)
+    v = gray.asnumpy().astype(np.float64) * b[:, None, None, None]
+    want = c[:, None, None, None] * v + (1 - c[:, None, None, None]) * v.mean(axis=(1, 2, 3), keepdims=True)
+    got = jit(gray, np.random.default_rng(9)).asnumpy() * std + mean
+    assert np.allclose(got, np.clip(want, 0, 255), atol=1e-2)
+
+
+# ----------------------------------------------------------------------------- sharding, synthetic
+
+@pytest.mark.parametrize("backend", [RecordPipeline, LoaderPipeline])
+def test_shards_have_equal_batches_and_together_cover_distinct_records(packed, backend):
+    prefix, _ = packed
+    shards = [backend(prefix + ".rec", 3, SMALL, train=True, part_index=r, num_parts=2) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == (21 // 2) // 3
+    counts = [sum(len(y) for _, y in s.epoch(0)) for s in shards]
+    assert counts == [9, 9]
+
+
+def test_synthetic_pipeline_shapes():
+    pipe = SyntheticPipeline(4, SMALL, classes=10, batches=3)
+    batches = list(pipe.epoch())
+    assert len(batches) == 3 and batches[0][0].shape == (4, 3, 32, 32) and batches[0][1].max() < 10
+    assert math.isfinite(float(batches[0][0].mean().asscalar()))
