@@ -6,7 +6,7 @@ import os
 import sys
 import traceback
 
-from .data import DatasetNotFound
+from .data import DatasetNotFound, RecordFileError
 from .models import UnknownModel, WeightsMismatch
 from .train import Recipe, TrainingDiverged
 from .train.checkpoint import CheckpointError
@@ -15,7 +15,7 @@ from .train.precision import PrecisionUnsupported
 
 # Errors a user can act on; anything else is our bug and keeps its traceback.
 USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, CheckpointError, DeviceError,
-               PrecisionUnsupported, ValueError, FileNotFoundError)
+               PrecisionUnsupported, RecordFileError, ValueError, FileNotFoundError)
 
 
 def _comma_floats(text):

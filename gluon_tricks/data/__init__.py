@@ -1,3 +1,5 @@
-"""Input pipelines: in-memory small-image datasets (RecordIO and folders come later)."""
+"""Input pipelines: in-memory small-image datasets, RecordIO packing, ImageNet-style pipelines."""
+from .pipeline import Augment, LoaderPipeline, RecordPipeline, SyntheticPipeline  # noqa: F401
+from .recordio import RecordFileError, pack, scan_records  # noqa: F401
 from .small import (DATASETS, STATS, ArrayLoader, DatasetNotFound, ImageArrays,  # noqa: F401
                     fashion_mnist_dir, load_fashion_mnist, read_idx)

@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Training input pipeline throughput against the JPEG decode limit, side by side in one run.
+
+Makes (once) a folder of 500x375 JPEGs with photo-like statistics, packs it with our packer,
+then measures on the same files and the same number of threads:
+
+* decode limit: cv2.imdecode of every JPEG (bytes already in memory) on a thread pool;
+* ours, ImageRecordIter backend: one iterator per thread, the whole augmentation in C++
+  (random-resized crop 224, flip, jitter 0.4, PCA lighting 0.1, normalisation);
+* the same iterators with crop and flip only (uint8): what decoding and cropping alone cost;
+* ours, DataLoader backend over the .rec and over the folder (crop/flip in threads, the rest as
+  batch operators);
+* GluonCV's way: one ImageRecordIter with preprocess_threads = threads.
+
+Prints img/s and the ratio to the decode limit; appends a record to bench/results/input_pipeline.jsonl.
+
+    python bench/input_pipeline.py                 # 2 threads, 800 images, batch 64
+    python bench/input_pipeline.py --threads 4 --images 2000
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import gluon_tricks  # noqa: E402,F401  (sets OMP_NUM_THREADS before MXNet loads)
+import cv2  # noqa: E402
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gluon_tricks.data.pipeline import IMAGENET_MEAN, IMAGENET_STD, Augment, LoaderPipeline, RecordPipeline  # noqa: E402
+from gluon_tricks.data.recordio import pack  # noqa: E402
+from gluon_tricks.train.loop import machine_info  # noqa: E402
+
+
+def make_images(root, n, seed=0):
+    """Smooth random colour fields plus sensor-like noise, JPEG quality 90: about 80 KB each,
+    close to an average ImageNet training JPEG."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        path = os.path.join(root, "c%d" % (i % 10), "%05d.jpg" % i)
+        if os.path.exists(path):
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        img = cv2.resize(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8), (500, 375), interpolation=cv2.INTER_CUBIC)
+        img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(path, img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+def rate(batches, passes=2):
+    """Images per second over ``passes`` passes of an iterable factory (first batch not timed)."""
+    n, elapsed = 0, 0.0
+    for _ in range(passes):
+        it = iter(batches())
+        next(it)[0].wait_to_read()
+        tic = time.time()
+        for x in it:
+            x = x[0] if isinstance(x, tuple) else x
+            x.wait_to_read()
+            n += x.shape[0]
+        elapsed += time.time() - tic
+    return n / elapsed
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--images", type=int, default=800)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--work-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "gluon_tricks", "bench_jpeg"))
+    args = p.parse_args()
+
+    folder = os.path.join(args.work_dir, "images")
+    make_images(folder, args.images)
+    prefix = os.path.join(args.work_dir, "train%d" % args.images)
+    if not os.path.exists(prefix + ".rec"):
+        pack(folder, prefix, quality=95, progress=False)  # no resize: the original 500x375 pixels
+    rec = prefix + ".rec"
+
+    reader = mx.recordio.MXIndexedRecordIO(prefix + ".idx", rec, "r")
+    jpegs = [mx.recordio.unpack(reader.read_idx(k))[1] for k in reader.keys]
+    reader.close()
+    from concurrent.futures import ThreadPoolExecutor
+    cv2.setNumThreads(1)
+
+    def decode_all():
+        with ThreadPoolExecutor(args.threads) as pool:
+            tic = time.time()
+            list(pool.map(lambda b: cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR), jpegs))
+            return len(jpegs) / (time.time() - tic)
+    decode_all()
+    limit = max(decode_all() for _ in range(2))
+
+    ours = RecordPipeline(rec, args.batch, threads=args.threads)
+    figures = {"decode limit (cv2.imdecode)": limit}
+
+    figures["ours, ImageRecordIter backend, complete"] = rate(lambda: ours.epoch(0))
+    crop_only = RecordPipeline(rec, args.batch, Augment(jitter=0, lighting=0), threads=args.threads)
+    figures["ours, ImageRecordIter backend, crop+flip only"] = rate(lambda: crop_only.epoch(0))
+    loader_rec = LoaderPipeline(rec, args.batch, threads=args.threads)
+    figures["ours, DataLoader backend over .rec, complete"] = rate(lambda: loader_rec.epoch(0))
+    loader_dir = LoaderPipeline(folder, args.batch, threads=args.threads)
+    figures["ours, DataLoader backend over folder, complete"] = rate(lambda: loader_dir.epoch(0))
+
+    def gluoncv_style():  # one ImageRecordIter with every augmentation, as GluonCV's script sets it
+        it = mx.io.ImageRecordIter(
+            path_imgrec=rec, path_imgidx=prefix + ".idx", data_shape=(3, 224, 224), batch_size=args.batch,
+            shuffle=True, preprocess_threads=args.threads, random_resized_crop=True, min_random_area=0.08,
+            max_random_area=1, min_aspect_ratio=3 / 4, max_aspect_ratio=4 / 3, rand_mirror=True, brightness=0.4,
+            contrast=0.4, saturation=0.4, pca_noise=0.1,
+            **{"mean_" + c: m for c, m in zip("rgb", IMAGENET_MEAN)}, **{"std_" + c: s for c, s in zip("rgb", IMAGENET_STD)})
+        for batch in it:
+            yield batch.data[0]
+    figures["GluonCV-style single ImageRecordIter, complete"] = rate(gluoncv_style)
+
+    machine = machine_info()
+    print("%s, %d cores, MXNet %s; %d JPEGs 500x375 (%.0f KB avg), %d threads, batch %d, crop 224"
+          % (machine["cpu"], machine["cores"], machine["mxnet"], len(jpegs), np.mean([len(b) for b in jpegs]) / 1024,
+             args.threads, args.batch))
+    for name, value in figures.items():
+        print("  %-52s %7.0f img/s  %5.2f of the decode limit" % (name, value, value / limit))
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "input_pipeline.jsonl"), "a") as f:
+        f.write(json.dumps({"time": time.time(), "machine": machine, "threads": args.threads, "batch": args.batch,
+                            "images": len(jpegs), "img_per_s": figures,
+                            "ratio_to_decode_limit": {k: v / limit for k, v in figures.items()}}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
