@@ -135,3 +135,65 @@ def test_random_erasing_probability_and_box_area():
     assert 0.4 < erased.mean() < 0.6
     areas = (x[erased, 0] != 0).sum(axis=(1, 2)) / 256.0
     assert areas.min() >= 0.01 and areas.max() <= 0.36  # within [0.02, 1/3] up to rounding
+
+
+# ----------------------------------------------------------------------------- CIFAR
+
+def _fake_cifar(tmp_path, name, fmt, n_train=6, n_test=4):
+    """The real archives' layouts (python pickles or binary records), with a few random images."""
+    import pickle
+    from gluon_tricks.data.small import CIFAR_LAYOUTS
+    (py_dir, py_train, py_test, label_key, py_meta, names_key,
+     bin_dir, bin_train, bin_test, label_bytes, bin_names) = CIFAR_LAYOUTS[name]
+    classes = 10 if name == "cifar10" else 100
+    rng = np.random.default_rng(0)
+    folder = tmp_path / (py_dir if fmt == "python" else bin_dir)
+    folder.mkdir()
+    truth = {}
+    for split, files in (("train", py_train if fmt == "python" else bin_train),
+                         ("test", [py_test] if fmt == "python" else [bin_test])):
+        imgs, labels = [], []
+        for f in files:
+            n = n_train if split == "train" else n_test
+            chw = rng.integers(0, 255, (n, 3, 32, 32), dtype=np.uint8)
+            lab = rng.integers(0, classes, n)
+            if fmt == "python":
+                with open(folder / f, "wb") as fh:
+                    pickle.dump({b"data": chw.reshape(n, -1), label_key: lab.tolist()}, fh)
+            else:
+                coarse = np.zeros((n, label_bytes - 1), np.uint8)
+                np.concatenate([coarse, lab[:, None].astype(np.uint8), chw.reshape(n, -1)], axis=1).tofile(folder / f)
+            imgs.append(chw.transpose(0, 2, 3, 1))
+            labels.append(lab)
+        truth[split] = (np.concatenate(imgs), np.concatenate(labels))
+    names = ["class%d" % i for i in range(classes)]
+    if fmt == "python":
+        with open(folder / py_meta, "wb") as fh:
+            pickle.dump({names_key: [n.encode() for n in names]}, fh)
+    else:
+        (folder / bin_names).write_text("\n".join(names) + "\n")
+    return truth, names
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+@pytest.mark.parametrize("fmt", ["python", "binary"])
+def test_cifar_loads_both_distributions_as_nhwc_images(tmp_path, name, fmt):
+    from gluon_tricks.data.small import load_cifar
+    truth, names = _fake_cifar(tmp_path, name, fmt)
+    train, test = load_cifar(name, str(tmp_path), download=False)
+    for split, arrays in (("train", train), ("test", test)):
+        assert arrays.images.shape == truth[split][0].shape and arrays.images.shape[1:] == (32, 32, 3)
+        assert np.array_equal(arrays.images, truth[split][0])
+        assert np.array_equal(arrays.labels, truth[split][1])
+    assert list(train.classes) == names
+
+
+def test_cifar_missing_or_truncated_says_where_and_what(tmp_path):
+    from gluon_tricks.data.small import DatasetNotFound, load_cifar
+    with pytest.raises(DatasetNotFound, match="cifar-10-batches-py/"):
+        load_cifar("cifar10", str(tmp_path), download=False)
+    _fake_cifar(tmp_path, "cifar10", "binary")
+    path = tmp_path / "cifar-10-batches-bin" / "data_batch_3.bin"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="data_batch_3.bin is truncated"):
+        load_cifar("cifar10", str(tmp_path), download=False)

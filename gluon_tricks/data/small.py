@@ -112,9 +112,88 @@ def load_fashion_mnist(data_dir=None, download=True):
     return tuple(splits)
 
 
-DATASETS = {"fashion-mnist": load_fashion_mnist}
-# Per-channel mean/std of the training images on the 0-255 scale.
-STATS = {"fashion-mnist": ((72.94,), (90.02,))}
+CIFAR_LAYOUTS = {
+    # name: (python folder, its train files, test file, label key, meta file, names key,
+    #        binary folder, its train files, test file, label bytes, names file)
+    "cifar10": ("cifar-10-batches-py", ["data_batch_%d" % i for i in range(1, 6)], "test_batch", b"labels",
+                "batches.meta", b"label_names",
+                "cifar-10-batches-bin", ["data_batch_%d.bin" % i for i in range(1, 6)], "test_batch.bin", 1,
+                "batches.meta.txt"),
+    "cifar100": ("cifar-100-python", ["train"], "test", b"fine_labels", "meta", b"fine_label_names",
+                 "cifar-100-binary", ["train.bin"], "test.bin", 2, "fine_label_names.txt"),
+}
+
+
+def _read_cifar_python(folder, files, label_key):
+    import pickle
+    images, labels = [], []
+    for name in files:
+        with open(os.path.join(folder, name), "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        images.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
+        labels.extend(batch[label_key])
+    return np.concatenate(images).transpose(0, 2, 3, 1), np.asarray(labels, np.int32)
+
+
+def _read_cifar_binary(folder, files, label_bytes):
+    records = []
+    for name in files:
+        raw = np.fromfile(os.path.join(folder, name), np.uint8)
+        if raw.size % (label_bytes + 3072):
+            raise ValueError("%s is truncated: %d bytes is not a whole number of %d-byte records"
+                             % (os.path.join(folder, name), raw.size, label_bytes + 3072))
+        records.append(raw.reshape(-1, label_bytes + 3072))
+    records = np.concatenate(records)
+    images = records[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), records[:, label_bytes - 1].astype(np.int32)  # the fine label is last
+
+
+def load_cifar(name, data_dir=None, download=True):
+    """(train, test) :class:`ImageArrays` (N, 32, 32, 3) of CIFAR-10 or CIFAR-100 (fine labels), from
+    the python or the binary distribution in ``data_dir`` (or a subfolder named as in the archives),
+    else from MXNet's cache, downloading there if allowed."""
+    import mxnet as mx
+    (py_dir, py_train, py_test, label_key, py_meta, names_key,
+     bin_dir, bin_train, bin_test, label_bytes, bin_names) = CIFAR_LAYOUTS[name]
+    cache = os.path.join(mx.base.data_dir(), "datasets", name)
+    places = [d for d in (data_dir, os.path.join(data_dir or "", py_dir), os.path.join(data_dir or "", bin_dir))
+              if data_dir] or [cache, os.path.join(cache, bin_dir)]
+    for folder in places:
+        if all(os.path.isfile(os.path.join(folder, f)) for f in py_train + [py_test]):
+            import pickle
+            with open(os.path.join(folder, py_meta), "rb") as f:
+                classes = tuple(n.decode() for n in pickle.load(f, encoding="bytes")[names_key])
+            return tuple(ImageArrays(*_read_cifar_python(folder, files, label_key), classes)
+                         for files in (py_train, [py_test]))
+        if all(os.path.isfile(os.path.join(folder, f)) for f in bin_train + [bin_test]):
+            names_path = os.path.join(folder, bin_names)
+            classes = tuple(open(names_path).read().split()) if os.path.isfile(names_path) else \
+                tuple(str(i) for i in range(10 if name == "cifar10" else 100))
+            return tuple(ImageArrays(*_read_cifar_binary(folder, files, label_bytes), classes)
+                         for files in (bin_train, [bin_test]))
+    if data_dir:
+        raise DatasetNotFound("%s files are not in %s: expected the python (%s/) or binary (%s/) distribution "
+                              "from https://www.cs.toronto.edu/~kriz/cifar.html" % (name, data_dir, py_dir, bin_dir))
+    if not download:
+        raise DatasetNotFound("%s is not in MXNet's cache %s and downloading is off; pass --data-dir" % (name, cache))
+    try:
+        dataset = mx.gluon.data.vision.CIFAR10 if name == "cifar10" else mx.gluon.data.vision.CIFAR100
+        for train in (True, False):
+            dataset(root=cache, train=train)
+    except Exception as err:  # network errors come in many types
+        raise DatasetNotFound("%s is not in %s and the download failed (%s); pass --data-dir with the python or "
+                              "binary distribution" % (name, cache, str(err).splitlines()[0] if str(err) else
+                                                       type(err).__name__)) from None
+    return load_cifar(name, cache, download=False)
+
+
+DATASETS = {"fashion-mnist": load_fashion_mnist,
+            "cifar10": lambda data_dir=None: load_cifar("cifar10", data_dir),
+            "cifar100": lambda data_dir=None: load_cifar("cifar100", data_dir)}
+# Per-channel mean/std of the training images on the 0-255 scale (CIFAR: the usual published values).
+STATS = {"fashion-mnist": ((72.94,), (90.02,)),
+         "cifar10": ((125.31, 122.95, 113.87), (62.99, 62.09, 66.70)),
+         "cifar100": ((129.30, 124.07, 112.43), (68.17, 65.39, 70.42))}
 
 
 class ArrayLoader:

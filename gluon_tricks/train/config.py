@@ -22,7 +22,8 @@ class Recipe:
     model_kwargs: dict = field(default_factory=dict, metadata={
         "help": "model settings as JSON, e.g. '{\"stem\": \"deep\", \"down\": \"avg\"}'", "flag": None, "negative": None})
     # data
-    dataset: str = opt("fashion-mnist", "data set", choices=("fashion-mnist",))
+    dataset: str = opt("fashion-mnist", "data set (CIFAR from --data-dir: the python or binary distribution)",
+                       choices=("fashion-mnist", "cifar10", "cifar100"))
     data_dir: Optional[str] = opt(None, "directory with the data set's files; default: Debian's /usr/share/datasets/"
                                         "<name>, then MXNet's cache/download in $MXNET_HOME/datasets")
     batch_size: int = opt(128, "images per micro-batch, all devices of one worker together (a dist_sync job "
