@@ -86,8 +86,14 @@ def build_trainer(recipe, net, manual_reduce=False, kvstore=None, workers=1):
             recipe.optimizer, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
     kv = kvstore or recipe.kv_store
     local_update = manual_reduce or not isinstance(kv, str)
-    return gluon.Trainer(net.collect_params(), recipe.optimizer, opt, kvstore=kv,
-                         update_on_kvstore=False if local_update else None)
+    trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, opt, kvstore=kv,
+                            update_on_kvstore=False if local_update else None)
+    if not isinstance(kv, str):
+        # Broadcast rank 0's weights now: the kvstore is otherwise set up at the first step, after
+        # a forward pass may have left weights in oneDNN's blocked layout, which it ships garbled.
+        trainer.allreduce_grads()  # (gradients are still zero: this only initialises the store)
+        mx.nd.waitall()
+    return trainer
 
 
 def build_loss(recipe):
