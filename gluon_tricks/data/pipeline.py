@@ -142,7 +142,6 @@ class _Pipeline:
         self.part_index, self.num_parts = part_index, num_parts
         self.batch_augment = BatchAugment(augment)
         self.ctx = ctx
-        self.skipped = 0  # undecodable records met so far
 
     def __len__(self):
         if self.train:  # every worker the same number of full batches
@@ -238,11 +237,8 @@ class RecordPipeline(_Pipeline):
 
     @property
     def skipped(self):
+        """Undecodable records met so far (counted by the fallback loader, the only reader that skips)."""
         return self._fallback.skipped if self._fallback else 0
-
-    @skipped.setter
-    def skipped(self, value):
-        pass  # counted by the fallback loader, the only reader that can skip
 
 
 def undecodable_records(rec, idx, threads=1):
@@ -317,6 +313,7 @@ class LoaderPipeline(_Pipeline):
         self.source = ImageSource(path, idx, classes)
         self.num_records = len(self.source)
         self.threads = threads or os.cpu_count() or 1
+        self.skipped = 0  # undecodable images met so far
         self._lock = threading.Lock()
 
     def _item(self, job):
