@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from .recordio import RecordFileError, scan_folder, scan_records
+from .recordio import RecordFileError, classes_path, scan_folder, scan_records
 
 IMAGENET_MEAN = (123.68, 116.779, 103.939)  # RGB, 0-255
 IMAGENET_STD = (58.393, 57.12, 57.375)
@@ -143,6 +143,10 @@ class _Pipeline:
         self.batch_augment = BatchAugment(augment)
         self.ctx = ctx
 
+    @property
+    def data_shape(self):
+        return (3, self.augment.size, self.augment.size)
+
     def __len__(self):
         if self.train:  # every worker the same number of full batches
             return (self.num_records // self.num_parts) // self.batch_size
@@ -175,8 +179,8 @@ class RecordPipeline(_Pipeline):
         super().__init__(batch_size, augment or Augment(), train, seed, part_index, num_parts, ctx)
         self.rec = rec
         self.idx = idx or os.path.splitext(rec)[0] + ".idx"
-        keys, labels = scan_records(rec, self.idx)
-        _check_labels(labels, keys, classes, rec)
+        keys, self.labels = scan_records(rec, self.idx)
+        _check_labels(self.labels, keys, classes, rec)
         self.num_records = len(keys)
         self.threads = max(1, min(threads or os.cpu_count() or 1, batch_size))
         self._fallback = None
@@ -311,6 +315,7 @@ class LoaderPipeline(_Pipeline):
                  part_index=0, num_parts=1, ctx=None):
         super().__init__(batch_size, augment or Augment(), train, seed, part_index, num_parts, ctx)
         self.source = ImageSource(path, idx, classes)
+        self.labels = self.source.labels
         self.num_records = len(self.source)
         self.threads = threads or os.cpu_count() or 1
         self.skipped = 0  # undecodable images met so far
@@ -379,3 +384,41 @@ class SyntheticPipeline(_Pipeline):
         x, y = mx.nd.array(self._x, dtype="uint8"), mx.nd.array(self._y)
         for b in range(start, len(self)):
             yield self._finish(x, y, epoch, b)
+
+
+def class_names(path):
+    """Class names of an image folder tree (its sorted sub-folders) or of a ``.rec`` (the
+    ``.classes.json`` scripts/pack.py writes beside it); None when a ``.rec`` has none."""
+    import json
+    if os.path.isdir(path):
+        return scan_folder(path)[1]
+    names = classes_path(os.path.splitext(path)[0])
+    if not os.path.isfile(names):
+        return None
+    with open(names) as f:
+        return list(json.load(f)["classes"])
+
+
+def image_pipelines(train, val, batch_size, augment, backend="imagerecorditer", train_idx=None, val_idx=None,
+                    classes=0, threads=None, seed=0, part_index=0, num_parts=1):
+    """``(train pipeline, validation pipeline, class names)`` for a ``.rec`` pair or two folder trees.
+
+    The class count is ``classes``, else the number of names, else the largest label + 1; every
+    label of both sets is checked against it before training starts."""
+    names = class_names(train)
+    if os.path.isdir(train) and os.path.isdir(val) and class_names(val) != names:
+        raise RecordFileError("%s and %s have different class folders; both need the same <class> sub-folders"
+                              % (train, val))
+    count = classes or len(names or ())
+    make = LoaderPipeline if os.path.isdir(train) or backend == "dataloader" else RecordPipeline
+    shared = dict(classes=count or None, threads=threads, seed=seed)
+    train_pipe = make(train, batch_size, augment, True, train_idx, part_index=part_index, num_parts=num_parts,
+                      **shared)
+    if not count:
+        count = int(max(train_pipe.labels)) + 1
+        shared["classes"] = count
+    make = LoaderPipeline if os.path.isdir(val) or backend == "dataloader" else RecordPipeline
+    val_pipe = make(val, batch_size, augment, False, val_idx, **shared)
+    if names is None or len(names) != count:
+        names = ["class %d" % i for i in range(count)]
+    return train_pipe, val_pipe, names

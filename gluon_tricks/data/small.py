@@ -229,6 +229,11 @@ class ArrayLoader:
         width = ((0, 0), (pad, pad), (pad, pad), (0, 0))
         self._padded = np.pad(data.images, width) if pad else data.images
 
+    @property
+    def data_shape(self):
+        _, h, w, c = self.data.images.shape
+        return (c, h, w)
+
     def __len__(self):
         n = len(self.data)
         return n // self.global_batch if self.train else -(-n // self.global_batch)

@@ -19,13 +19,33 @@ class Recipe:
     """Every setting of a run. Field help texts double as the scripts' --help."""
     # model
     model: str = opt("cifar_resnet20_v1b", "registry name, e.g. cifar_resnet20_v1b, cifar_resnet56_v1d, resnet50_v1d")
+    pretrained: Optional[str] = opt(None, "start from these weights: a .params file (ours, or GluonCV's for the same "
+                                          "architecture) or 'gluoncv' (GluonCV's published weights for --model, from "
+                                          "its cache or download); a classifier for another number of classes is "
+                                          "replaced by a new one (fine-tuning)")
     model_kwargs: dict = field(default_factory=dict, metadata={
         "help": "model settings as JSON, e.g. '{\"stem\": \"deep\", \"down\": \"avg\"}'", "flag": None, "negative": None})
     # data
-    dataset: str = opt("fashion-mnist", "data set (CIFAR from --data-dir: the python or binary distribution)",
-                       choices=("fashion-mnist", "cifar10", "cifar100"))
+    dataset: str = opt("fashion-mnist", "data set: a small in-memory one (CIFAR from --data-dir: the python or binary "
+                                        "distribution), or 'images': your own RecordIO files (--rec-train/--rec-val) "
+                                        "or image folders (<data-dir>/train/<class>/*.jpg and <data-dir>/val/...)",
+                       choices=("fashion-mnist", "cifar10", "cifar100", "images"))
     data_dir: Optional[str] = opt(None, "directory with the data set's files; default: Debian's /usr/share/datasets/"
                                         "<name>, then MXNet's cache/download in $MXNET_HOME/datasets")
+    rec_train: Optional[str] = opt(None, "images: the training .rec (scripts/pack.py or MXNet's im2rec.py)")
+    rec_train_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
+    rec_val: Optional[str] = opt(None, "images: the validation .rec")
+    rec_val_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
+    data_backend: str = opt("imagerecorditer", "images from .rec files: MXNet's ImageRecordIter (augments in C++) or "
+                                               "a Gluon DataLoader (image folders always use the DataLoader)",
+                            choices=("imagerecorditer", "dataloader"))
+    input_size: int = opt(224, "images: training crop and validation centre-crop size")
+    crop_ratio: float = opt(0.875, "images: validation resizes the shorter side to input_size / crop_ratio")
+    jitter: float = opt(0.4, "images: brightness/contrast/saturation jitter; 0 = off")
+    lighting: float = opt(0.1, "images: PCA lighting noise; 0 = off")
+    data_threads: int = opt(0, "images: decoding threads; 0 = one per core")
+    num_classes: int = opt(0, "classes; 0 = from the data (the .rec's .classes.json, the folders, or the largest "
+                              "label + 1)")
     batch_size: int = opt(128, "images per micro-batch, all devices of one worker together (a dist_sync job "
                                "steps on batch_size x workers)")
     pad_crop: int = opt(2, "pad by N pixels, then random-crop back; 0 = off")
@@ -117,6 +137,12 @@ class Recipe:
             (self.dtype in ("float32", "float16", "bfloat16"), "dtype must be float32, float16 or bfloat16"),
             (self.loss_scale >= 0, "loss_scale must be >= 0 (0 = dynamic)"),
             (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
+            (self.input_size >= 8 and 0 < self.crop_ratio <= 1, "input_size must be >= 8 and crop_ratio in (0, 1]"),
+            (self.jitter >= 0 and self.lighting >= 0, "jitter and lighting must be >= 0"),
+            (self.num_classes >= 0 and self.data_threads >= 0, "num_classes and data_threads must be >= 0"),
+            (self.dataset == "images" or not (self.rec_train or self.rec_val),
+             "--rec-train/--rec-val need --dataset images"),
+            (bool(self.rec_train) == bool(self.rec_val), "give both --rec-train and --rec-val, or neither"),
         ]
         for ok, message in checks:
             if not ok:

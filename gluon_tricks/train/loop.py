@@ -31,8 +31,10 @@ class TrainingDiverged(RuntimeError):
 # ----------------------------------------------------------------------------- building blocks
 
 def build_data(recipe, part_index=0, num_parts=1):
-    """(train loader, test loader, class names) for an in-memory small-image data set; training
-    batches are sharded over ``num_parts`` distributed workers, the test set is whole on each."""
+    """(train loader, test loader, class names); training batches are sharded over ``num_parts``
+    distributed workers, the test set is whole on each."""
+    if recipe.dataset == "images":
+        return _image_data(recipe, part_index, num_parts)
     if recipe.dataset not in datasets.DATASETS:
         raise ValueError("unknown dataset %r; choose from %s" % (recipe.dataset, sorted(datasets.DATASETS)))
     train, test = datasets.DATASETS[recipe.dataset](recipe.data_dir)
@@ -46,26 +48,88 @@ def build_data(recipe, part_index=0, num_parts=1):
     return train_loader, test_loader, train.classes
 
 
+def _image_data(recipe, part_index, num_parts):
+    if recipe.rec_train:
+        train, val = recipe.rec_train, recipe.rec_val
+    elif recipe.data_dir:
+        train, val = (os.path.join(recipe.data_dir, part) for part in ("train", "val"))
+    else:
+        raise ValueError("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
+                         "class folders")
+    augment = datasets.Augment(recipe.input_size, recipe.crop_ratio, flip=recipe.flip, jitter=recipe.jitter,
+                               lighting=recipe.lighting)
+    return datasets.image_pipelines(train, val, recipe.batch_size, augment, recipe.data_backend, recipe.rec_train_idx,
+                                    recipe.rec_val_idx, recipe.num_classes, recipe.data_threads or None, recipe.seed,
+                                    part_index, num_parts)
+
+
 INITIALIZERS = {
     "msra": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),  # He et al. 2015
     "xavier": lambda: mx.init.Xavier(),
 }
 
 
-def build_net(name, classes, sample, ctxs, dtype="float32", init="msra", hybridize=True, params=None, **kwargs):
-    """A registry model on ``ctxs``: initialised (or loaded from ``params``), cast, hybridized."""
-    net = get_model(name, classes=classes, **kwargs)
+def build_net(name, classes, sample, ctxs, dtype="float32", init="msra", hybridize=True, params=None,
+              finetune=True, **kwargs):
+    """A registry model on ``ctxs``: initialised (or loaded from ``params``, a file or 'gluoncv'),
+    cast, hybridized. Weights for another number of classes get a new classifier when
+    ``finetune`` (else they are an error: a teacher must fit the data as it is)."""
+    params = pretrained_file(name, params) if params else None
+    file_classes = classifier_size(params) if params else classes
+    net = get_model(name, classes=file_classes or classes, **kwargs)
     # Shapes by symbolic inference, not a forward pass: an inference-mode pass leaves conv weights
     # in oneDNN's blocked layout, which the dist kvstore then ships with the wrong size.
     net.infer_shape(sample.as_in_context(ctxs[0]))
     net.initialize(INITIALIZERS[init](), ctx=ctxs)
     if params:
         net.load_parameters(params, ctx=ctxs)
+        if file_classes and file_classes != classes:
+            if not finetune:
+                raise ValueError("%s classifies %d classes, the data has %d" % (params, file_classes, classes))
+            replace_classifier(net, classes, ctxs, init)
     if dtype == "float16":
         net.cast("float16")  # Gluon's BatchNorm keeps its parameters in float32
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
     return net
+
+
+def pretrained_file(name, source):
+    """The .params file ``source`` names: a path, or 'gluoncv' for GluonCV's published weights of
+    ``name`` (its model store: the cache under $MXNET_HOME/models, downloaded when missing)."""
+    if source != "gluoncv":
+        if not os.path.isfile(source):
+            raise FileNotFoundError("weights file %s does not exist" % source)
+        return source
+    from gluoncv.model_zoo.model_store import get_model_file
+    try:
+        return get_model_file(name, root=os.path.join(mx.base.data_dir(), "models"))
+    except ValueError:
+        raise ValueError("GluonCV publishes no weights for %r; pass a .params file instead" % name) from None
+    except OSError as err:
+        raise ValueError("GluonCV's weights for %r are not cached and could not be downloaded (%s); put the "
+                         "file in %s or pass it as a path" % (name, err, os.path.join(mx.base.data_dir(), "models")))
+
+
+def classifier_size(path):
+    """Classes of the classifier in a .params file (its last 2-D weight: ``fc``/``output``), or 0."""
+    try:
+        loaded = mx.nd.load(path)
+    except mx.base.MXNetError as err:
+        raise ValueError("cannot read %s as an MXNet parameter file: %s" % (path, str(err).splitlines()[0])) from None
+    heads = [v for k, v in loaded.items() if k.endswith(("fc.weight", "output.weight")) and v.ndim == 2] \
+        if isinstance(loaded, dict) else []
+    return heads[-1].shape[0] if heads else 0
+
+
+def replace_classifier(net, classes, ctxs, init="msra"):
+    """A new, freshly initialised classifier for ``classes`` on top of loaded features."""
+    attr = "fc" if isinstance(getattr(net, "fc", None), gluon.nn.Dense) else "output"
+    old = getattr(net, attr)
+    with net.name_scope():
+        new = gluon.nn.Dense(classes, in_units=old.weight.shape[1])
+    setattr(net, attr, new)
+    new.initialize(INITIALIZERS[init](), ctx=ctxs)
 
 
 def build_trainer(recipe, net, manual_reduce=False, kvstore=None, workers=1):
@@ -261,7 +325,9 @@ class Stepper:
 
 # ----------------------------------------------------------------------------- the loop
 
-RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "data_dir"}
+# Where the data or the starting weights live, and how often to log/save, may change on resume.
+RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "data_dir", "rec_train", "rec_train_idx",
+                     "rec_val", "rec_val_idx", "data_threads", "pretrained"}
 
 
 def _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs, workers):
@@ -316,16 +382,17 @@ def fit(recipe, progress=True, resume=False, contexts=None):
 
     train_loader, test_loader, class_names = build_data(recipe, rank, workers)
     classes = len(class_names)
-    sample = next(train_loader.epoch(0))[0][:1]
+    sample = mx.nd.zeros((1,) + tuple(train_loader.data_shape))
     kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
-    net = build_net(recipe.model, classes, sample, ctxs, recipe.dtype, recipe.init, recipe.hybridize, **kwargs)
+    net = build_net(recipe.model, classes, sample, ctxs, recipe.dtype, recipe.init, recipe.hybridize,
+                    params=recipe.pretrained, **kwargs)
     teacher = None
     if recipe.teacher:
-        teacher = build_net(recipe.teacher, classes, sample, ctxs, recipe.dtype, hybridize=recipe.hybridize,
-                            params=recipe.teacher_params)
         if not recipe.teacher_params:
-            raise ValueError("no pretrained weights are published for teacher %r yet; pass --teacher-params FILE"
-                             % recipe.teacher)
+            raise ValueError("a teacher needs weights: pass --teacher-params FILE, or 'gluoncv' for GluonCV's "
+                             "published weights of %r" % recipe.teacher)
+        teacher = build_net(recipe.teacher, classes, sample, ctxs, recipe.dtype, hybridize=recipe.hybridize,
+                            params=recipe.teacher_params, finetune=False)
     scaler = None
     if recipe.dtype == "float16":
         scaler = precision.LossScaler(recipe.loss_scale or 2.0 ** 16, dynamic=not recipe.loss_scale)
