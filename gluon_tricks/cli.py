@@ -1,5 +1,6 @@
 """What every script shares: recipe files under flags, and one-line errors instead of tracebacks."""
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -71,6 +72,72 @@ def recipe_from_args(args, base=None):
         if value is not None:
             values[name] = value
     return Recipe.from_dict(values).validate()
+
+
+def add_run_arguments(parser):
+    """The flags every training script has besides the recipe's."""
+    parser.add_argument("--recipe", metavar="FILE", help="YAML or JSON recipe (e.g. from model_zoo/); flags given "
+                                                         "explicitly override its fields")
+    parser.add_argument("--mode", choices=["hybrid", "imperative", "symbolic"],
+                        help="hybrid compiles the graph (default; 'symbolic' is accepted as the same); imperative "
+                             "runs op by op, for debugging")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the newest checkpoint in --save-dir with the recipe saved there")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
+
+
+def train_main(parser, args, make_recipe, start=None):
+    """Build the recipe (``make_recipe(base)``; base = the recipe saved in --save-dir under
+    --resume, else None), check it, train, print the outcome; user errors end in one line."""
+    from .models import model_settings
+    from .train import fit
+
+    if args.mode is not None:
+        args.hybridize = args.mode != "imperative"
+
+    def run():
+        base = None
+        if args.resume:
+            saved = os.path.join(args.save_dir or Recipe().save_dir, "recipe.json")
+            if os.path.isfile(saved):
+                base = Recipe.load(saved)
+        recipe = make_recipe(base)
+        model_settings(recipe.model)  # unknown names fail here, before any data is read
+        print("training %s  (lr %.4g, batch %d, save dir %s)" % (
+            recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
+        summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start)
+        if summary["rank"] == 0:
+            print("final top-1 accuracy %.4f (best %.4f at epoch %d) in %.1f min of training; log %s, plot %s" % (
+                summary["final_test_acc"], summary["best_test_acc"], summary["best_epoch"],
+                summary["train_time"] / 60, summary["log"], summary["plot"]), flush=True)
+        return summary
+    return main_guard(parser, run)
+
+
+@contextlib.contextmanager
+def tee(path):
+    """Everything printed to stdout is also appended to ``path`` (GluonCV's --logging-file)."""
+    if not path:
+        yield
+        return
+    original = sys.stdout
+    with open(path, "a") as log:
+        class Tee:
+            def write(self, text):
+                log.write(text)
+                return original.write(text)
+
+            def flush(self):
+                log.flush()
+                original.flush()
+
+            def __getattr__(self, name):
+                return getattr(original, name)
+        sys.stdout = Tee()
+        try:
+            yield
+        finally:
+            sys.stdout = original
 
 
 def main_guard(parser, body):

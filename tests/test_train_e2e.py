@@ -53,7 +53,7 @@ def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
             "--save-dir", str(tmp_path), "--no-progress", "--mode", "imperative"]
     first = train_cifar(*args)
     assert first.returncode == 0, first.stderr
-    assert "epoch 1/1" in first.stdout and "final test accuracy" in first.stdout
+    assert "epoch 1/1" in first.stdout and "final top-1 accuracy" in first.stdout
     assert train_cifar(*args).returncode == 0
     starts = [r for r in read_log(str(tmp_path / "log.jsonl")) if r["kind"] == "start"]
     assert len(starts) == 2  # appended, not overwritten

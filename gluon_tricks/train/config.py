@@ -107,6 +107,8 @@ class Recipe:
     seed: int = opt(0, "seed for weights, data order and augmentation")
     save_dir: str = opt("runs/fashion-mnist", "where the log, plot, recipe and checkpoints go")
     log_interval: int = opt(50, "optimizer steps between log records (and host syncs)")
+    save_frequency: int = opt(0, "also keep the weights of every Nth epoch as <model>-<epoch>.params beside the "
+                                 "checkpoints (GluonCV's --save-frequency); 0 = off")
     checkpoint_interval: int = opt(0, "also checkpoint every N optimizer steps; 0 = at epoch ends only")
 
     def validate(self):
@@ -136,7 +138,8 @@ class Recipe:
             (self.cutout >= 0 and self.bn_recompute_batches >= 0, "cutout and bn_recompute_batches must be >= 0"),
             (self.dtype in ("float32", "float16", "bfloat16"), "dtype must be float32, float16 or bfloat16"),
             (self.loss_scale >= 0, "loss_scale must be >= 0 (0 = dynamic)"),
-            (self.checkpoint_interval >= 0, "checkpoint_interval must be >= 0"),
+            (self.checkpoint_interval >= 0 and self.save_frequency >= 0, "checkpoint_interval and save_frequency "
+                                                                          "must be >= 0"),
             (self.input_size >= 8 and 0 < self.crop_ratio <= 1, "input_size must be >= 8 and crop_ratio in (0, 1]"),
             (self.jitter >= 0 and self.lighting >= 0, "jitter and lighting must be >= 0"),
             (self.num_classes >= 0 and self.data_threads >= 0, "num_classes and data_threads must be >= 0"),

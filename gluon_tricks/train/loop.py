@@ -56,10 +56,12 @@ def _image_data(recipe, part_index, num_parts):
     else:
         raise ValueError("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
                          "class folders")
+    home = lambda path: os.path.expanduser(path) if path else path  # noqa: E731  (recipes may say ~/...)
+    train, val = home(train), home(val)
     augment = datasets.Augment(recipe.input_size, recipe.crop_ratio, flip=recipe.flip, jitter=recipe.jitter,
                                lighting=recipe.lighting)
-    return datasets.image_pipelines(train, val, recipe.batch_size, augment, recipe.data_backend, recipe.rec_train_idx,
-                                    recipe.rec_val_idx, recipe.num_classes, recipe.data_threads or None, recipe.seed,
+    return datasets.image_pipelines(train, val, recipe.batch_size, augment, recipe.data_backend, home(recipe.rec_train_idx),
+                                    home(recipe.rec_val_idx), recipe.num_classes, recipe.data_threads or None, recipe.seed,
                                     part_index, num_parts)
 
 
@@ -326,7 +328,7 @@ class Stepper:
 # ----------------------------------------------------------------------------- the loop
 
 # Where the data or the starting weights live, and how often to log/save, may change on resume.
-RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "data_dir", "rec_train", "rec_train_idx",
+RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "save_frequency", "data_dir", "rec_train", "rec_train_idx",
                      "rec_val", "rec_val_idx", "data_threads", "pretrained"}
 
 
@@ -353,10 +355,25 @@ def _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs, workers):
     return meta
 
 
-def fit(recipe, progress=True, resume=False, contexts=None):
+def _warm_start(start, net, trainer, ctxs, state, steps_per_epoch, epochs):
+    if not 0 <= start.get("epoch", 0) < epochs:
+        raise ValueError("the start epoch %d is not in [0, epochs=%d)" % (start["epoch"], epochs))
+    for key in ("params", "states"):
+        if start.get(key) and not os.path.isfile(start[key]):
+            raise FileNotFoundError("%s file %s does not exist" % (key, start[key]))
+    if start.get("params"):
+        net.load_parameters(start["params"], ctx=ctxs)
+    if start.get("states"):
+        trainer.load_states(start["states"])
+    state.update(epoch=start.get("epoch", 0), iteration=start.get("epoch", 0) * steps_per_epoch)
+
+
+def fit(recipe, progress=True, resume=False, contexts=None, start=None):
     """Train ``recipe`` to the end; returns a summary dict. Everything it writes goes to ``recipe.save_dir``.
 
     ``resume=True`` continues from the newest checkpoint in ``save_dir`` (or starts fresh if none).
+    ``start={"epoch": N, "params": F, "states": S}`` begins at epoch N from a weights file and
+    (optionally) an optimizer-state file written elsewhere (GluonCV's ``--resume-*`` flags).
     ``contexts`` overrides the devices ``recipe.gpus`` names (tests use ``[mx.cpu(0), mx.cpu(1)]``).
     Under a dist_* kvstore every worker trains; only worker 0 writes the log, plots and checkpoints,
     and every worker resumes from ``save_dir`` (so it must be shared, or copied to each machine)."""
@@ -376,11 +393,10 @@ def fit(recipe, progress=True, resume=False, contexts=None):
     kv, rank, workers = parallel.kvstore(recipe.kv_store)
     chief = rank == 0
     progress = progress and chief
+    train_loader, test_loader, class_names = build_data(recipe, rank, workers)  # bad data stops here
     os.makedirs(recipe.save_dir, exist_ok=True)
     log = JsonLog(os.path.join(recipe.save_dir, "log.jsonl") if chief else None)
     plot_path = os.path.join(recipe.save_dir, "curves.png")
-
-    train_loader, test_loader, class_names = build_data(recipe, rank, workers)
     classes = len(class_names)
     sample = mx.nd.zeros((1,) + tuple(train_loader.data_shape))
     kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
@@ -409,6 +425,8 @@ def fit(recipe, progress=True, resume=False, contexts=None):
     meta = _restore(recipe, checkpoints, net, trainer, ema, scaler, ctxs, workers) if resume else None
     if meta:
         state.update(meta["state"])
+    elif start:
+        _warm_start(start, net, trainer, ctxs, state, steps_per_epoch, recipe.epochs)
     if chief:
         recipe.save(os.path.join(recipe.save_dir, "recipe.json"))
     log.write({"kind": "resume" if meta else "start", "time": time.time(), "recipe": recipe.to_dict(),
@@ -502,6 +520,9 @@ def fit(recipe, progress=True, resume=False, contexts=None):
                 atomic_write(os.path.join(recipe.save_dir, "best.params"), net.save_parameters)
         log.write(record)
         save(epoch + 1, 0)
+        if chief and recipe.save_frequency and (epoch + 1) % recipe.save_frequency == 0:
+            atomic_write(os.path.join(recipe.save_dir, "%s-%04d.params" % (recipe.model, epoch + 1)),
+                         net.save_parameters)
         if chief:
             plot_curves(log.path, plot_path)
         line = ("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s (%.0f img/s)"

@@ -1,0 +1,109 @@
+"""scripts/train_imagenet.py: GluonCV's flags mean what they meant there, and it trains on real JPEGs."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from gluon_tricks.train import Recipe
+
+SCRIPT = os.path.join(ROOT, "scripts", "train_imagenet.py")
+spec = importlib.util.spec_from_file_location("train_imagenet", SCRIPT)
+train_imagenet = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(train_imagenet)
+
+
+def recipe_of(*argv):
+    args = train_imagenet.parser().parse_args(list(argv))
+    return train_imagenet.make_recipe(args, None)
+
+
+def test_a_published_gluoncv_command_maps_onto_the_recipe():
+    # GluonCV's published resnet50_v1d mixup command (model zoo training logs), verbatim flags.
+    r = recipe_of("--rec-train", "/media/ramdisk/rec/train.rec", "--rec-train-idx", "/media/ramdisk/rec/train.idx",
+                  "--rec-val", "/media/ramdisk/rec/val.rec", "--rec-val-idx", "/media/ramdisk/rec/val.idx",
+                  "--model", "resnet50_v1d", "--mode", "hybrid", "--lr", "0.4", "--lr-mode", "cosine",
+                  "--num-epochs", "200", "--batch-size", "128", "--num-gpus", "8", "-j", "60", "--use-rec",
+                  "--dtype", "float16", "--warmup-epochs", "5", "--no-wd", "--label-smoothing", "--mixup",
+                  "--last-gamma", "--save-dir", "params_resnet50_v1d_mixup", "--logging-file", "x.log")
+    assert r.batch_size == 128 * 8 and r.gpus == "0,1,2,3,4,5,6,7" and r.data_threads == 60
+    assert (r.lr, r.lr_mode, r.epochs, r.warmup_epochs, r.dtype) == (0.4, "cosine", 200, 5, "float16")
+    assert r.no_wd and r.last_gamma and r.label_smoothing == 0.1 and r.mixup_alpha == 0.2
+    assert (r.rec_train, r.rec_val_idx) == ("/media/ramdisk/rec/train.rec", "/media/ramdisk/rec/val.idx")
+    assert r.model == "resnet50_v1d" and r.save_dir == "params_resnet50_v1d_mixup" and r.hybridize
+
+
+def test_without_flags_the_defaults_are_gluoncvs():
+    r = recipe_of("--model", "resnet18_v1b")
+    assert (r.batch_size, r.epochs, r.lr, r.wd, r.momentum, r.optimizer) == (32, 3, 0.1, 1e-4, 0.9, "nag")
+    assert (r.lr_mode, r.lr_decay, r.lr_decay_epochs, r.warmup_epochs) == ("step", 0.1, (40, 60), 0)
+    assert (r.label_smoothing, r.mixup_alpha, r.no_wd, r.last_gamma) == (0.0, 0.0, False, False)
+    assert (r.temperature, r.save_dir, r.save_frequency, r.input_size, r.crop_ratio) == (20, "params", 10, 224, 0.875)
+    assert r.data_dir == os.path.expanduser("~/.mxnet/datasets/imagenet") and not r.rec_train
+    # --use-rec alone reads GluonCV's default .rec paths
+    assert recipe_of("--model", "resnet18_v1b", "--use-rec").rec_val.endswith("imagenet/rec/val.rec")
+
+
+def test_gluoncv_spellings_that_needed_translation():
+    r = recipe_of("--model", "resnet18_v1b", "--lr-decay-period", "30", "--num-epochs", "100", "--use_se",
+                  "--use-pretrained", "--label-smoothing", "0.2", "--mixup-off-epoch", "5", "--mixup",
+                  "--mixup-alpha", "0.4")
+    assert r.lr_decay_epochs == (30, 60, 90) and r.model_kwargs == {"use_se": True} and r.pretrained == "gluoncv"
+    assert (r.label_smoothing, r.mixup_off_epochs, r.mixup_alpha) == (0.2, 5, 0.4)
+    assert recipe_of("--model", "resnet18_v1b", "--lr-decay-epoch", "30,60,80").lr_decay_epochs == (30, 60, 80)
+
+
+def test_a_recipe_file_is_the_base_and_flags_override_it():
+    path = os.path.join(ROOT, "model_zoo", "resnet50_v1d_imagenet.yaml")
+    r = recipe_of("--recipe", path, "--lr", "0.2", "--batch-size", "64", "--num-gpus", "2")
+    assert r == Recipe.from_dict(dict(Recipe.load(path).to_dict(), lr=0.2, batch_size=128, gpus="0,1"))
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--model", "resnet18_v1b", "--dtype", "float16"], "float16 needs a GPU"),
+    (["--model", "resnet18_v1b", "--teacher", "resnet1000"], "unknown model 'resnet1000'"),
+    (["--model", "resnet18_v1b", "--mixup", "--mixup-alpha", "0"], "--mixup needs a positive --mixup-alpha"),
+    (["--model", "resnet18_v1b", "--use-rec", "--rec-train", "/nowhere/t.rec", "--rec-val", "/nowhere/v.rec"],
+     "record file /nowhere/t.rec does not exist"),
+    (["--model", "resnet18_v1b", "--batch-norm"], "VGG and GroupNorm"),
+    (["--model", "resnet18_v1b", "--num-gpus", "2", "--gpus", "0,1"], "not both"),
+    (["--model", "resnet18_v1b", "--resume-epoch", "3"], "--resume-epoch needs --resume-params"),
+    (["--num-epochs", "1"], "name the model"),
+])
+def test_bad_input_stops_with_one_line(argv, reason, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train_imagenet.main(argv + ["--save-dir", str(tmp_path / "run"), "--logging-file", ""])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and reason in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_trains_on_packed_jpegs_keeps_every_nth_epoch_and_resumes_gluoncv_style(fashion_jpegs, tmp_path):
+    common = ["--model", "cifar_resnet20_v1b", "--use-rec", "--rec-train", str(fashion_jpegs / "train_rec.rec"),
+              "--rec-val", str(fashion_jpegs / "val_rec.rec"), "--input-size", "32", "--batch-size", "32",
+              "--lr", "0.2", "--lr-mode", "cosine", "--warmup-epochs", "1", "--label-smoothing", "--no-wd",
+              "--log-interval", "4", "--save-frequency", "1", "--no-progress", "-j", "2"]
+    first = tmp_path / "first"
+    run = subprocess.run([sys.executable, SCRIPT, *common, "--num-epochs", "2", "--save-dir", str(first),
+                          "--logging-file", str(tmp_path / "train.log")],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "epoch 2/2" in open(tmp_path / "train.log").read()
+    saved = Recipe.load(str(first / "recipe.json"))
+    assert saved.batch_size == 32 and saved.label_smoothing == 0.1 and saved.epochs == 2
+    assert (first / "cifar_resnet20_v1b-0001.params").exists() and (first / "cifar_resnet20_v1b-0002.params").exists()
+
+    # GluonCV-style continuation: weights of epoch 1 (optimizer states not required), from epoch 1 on.
+    second = tmp_path / "second"
+    run = subprocess.run([sys.executable, SCRIPT, *common, "--num-epochs", "2", "--save-dir", str(second),
+                          "--resume-epoch", "1", "--resume-params", str(first / "cifar_resnet20_v1b-0001.params"),
+                          "--logging-file", ""], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = [json.loads(line) for line in open(second / "log.jsonl")]
+    epochs = [r["epoch"] for r in records if r["kind"] == "epoch"]
+    assert epochs == [1]  # only the second epoch was trained
+    start = next(r for r in records if r["kind"] == "start")
+    assert start["state"]["iteration"] == start["steps_per_epoch"]
