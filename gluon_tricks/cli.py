@@ -167,3 +167,29 @@ def _run_reporting_errors(parser, body):
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; the last completed epoch's checkpoint is intact\n")
         sys.exit(130)
+
+
+def add_weights_arguments(parser):
+    """Which trained network: a training run, or a registry model with weights."""
+    g = parser.add_argument_group("the network (a training run, or --model with weights)")
+    g.add_argument("--run", metavar="DIR", help="a training --save-dir: its recipe, classes and best.params")
+    g.add_argument("--model", help="registry model name (with --params or --use-pretrained)")
+    g.add_argument("--params", metavar="FILE", help="weights (.params: ours or GluonCV's for the same model); with "
+                                                    "--run: instead of best.params")
+    g.add_argument("--use-pretrained", action="store_true", help="GluonCV's published weights for --model (from "
+                                                                 "its cache, else downloaded)")
+    g.add_argument("--input-size", type=int, default=224, help="with --model: input size (default 224)")
+    g.add_argument("--crop-ratio", type=float, default=0.875,
+                   help="with --model: resize to input-size / crop-ratio, then centre-crop (default 0.875)")
+
+
+def predictor_from_args(args, recipe=None):
+    """The Predictor the weights flags name (user errors as ValueError)."""
+    from .inference import Predictor
+    if args.run:
+        return Predictor.from_run(args.run, args.params)
+    if not args.model or not (args.params or args.use_pretrained):
+        raise ValueError("name the network: --run DIR, or --model NAME with --params FILE or --use-pretrained")
+    return Predictor.from_model(args.model, "gluoncv" if args.use_pretrained else args.params,
+                                getattr(args, "classes", None), recipe=recipe, input_size=args.input_size,
+                                crop_ratio=args.crop_ratio)

@@ -237,6 +237,15 @@ def test_shards_have_equal_batches_and_together_cover_distinct_records(packed, b
     assert counts == [9, 9]
 
 
+@pytest.mark.parametrize("backend", [RecordPipeline, LoaderPipeline])
+def test_validation_yields_every_record_once_with_its_label_when_the_batch_does_not_divide(packed, backend):
+    prefix, _ = packed  # 21 records, batch 8: the last batch has 5 (ImageRecordIter pads it and says pad=0)
+    pipe = backend(prefix + ".rec", 8, SMALL, train=False)
+    labels = np.concatenate([y.asnumpy() for _, y in pipe.epoch()])
+    assert len(pipe) == 3 and len(labels) == 21
+    assert sorted(labels.tolist()) == sorted(scan_records(prefix + ".rec")[1])
+
+
 def test_synthetic_pipeline_shapes():
     pipe = SyntheticPipeline(4, SMALL, classes=10, batches=3)
     batches = list(pipe.epoch())

@@ -145,7 +145,7 @@ class Recipe:
             (self.num_classes >= 0 and self.data_threads >= 0, "num_classes and data_threads must be >= 0"),
             (self.dataset == "images" or not (self.rec_train or self.rec_val),
              "--rec-train/--rec-val need --dataset images"),
-            (bool(self.rec_train) == bool(self.rec_val), "give both --rec-train and --rec-val, or neither"),
+            (bool(self.rec_val) or not self.rec_train, "--rec-train needs --rec-val"),
         ]
         for ok, message in checks:
             if not ok:

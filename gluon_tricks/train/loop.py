@@ -3,6 +3,7 @@
 The pieces are built by small functions (``build_*``); one optimizer step's work is the
 :class:`Stepper`; ``fit`` only sequences epochs, evaluation, logging and checkpoints.
 """
+import json
 import math
 import os
 import platform
@@ -15,7 +16,7 @@ from mxnet import autograd, gluon
 from .. import data as datasets
 from ..models import get_model
 from . import parallel, precision
-from .checkpoint import CheckpointError, Checkpoints, atomic_write
+from .checkpoint import CheckpointError, Checkpoints, atomic_text, atomic_write
 from .config import Recipe
 from .ema import WeightEMA
 from .losses import DistillationLoss, SoftTargetLoss, smooth_targets
@@ -34,35 +35,53 @@ def build_data(recipe, part_index=0, num_parts=1):
     """(train loader, test loader, class names); training batches are sharded over ``num_parts``
     distributed workers, the test set is whole on each."""
     if recipe.dataset == "images":
-        return _image_data(recipe, part_index, num_parts)
-    if recipe.dataset not in datasets.DATASETS:
-        raise ValueError("unknown dataset %r; choose from %s" % (recipe.dataset, sorted(datasets.DATASETS)))
-    train, test = datasets.DATASETS[recipe.dataset](recipe.data_dir)
-    train = train.subset(recipe.train_samples, seed=recipe.seed)
-    test = test.subset(recipe.test_samples)
+        train, val = _image_sources(recipe)
+        return datasets.image_pipelines(train, val, recipe.batch_size, _augment(recipe), recipe.data_backend,
+                                        _home(recipe.rec_train_idx), _home(recipe.rec_val_idx), recipe.num_classes,
+                                        recipe.data_threads or None, recipe.seed, part_index, num_parts)
+    train, test = _small_sets(recipe)
     mean, std = datasets.STATS[recipe.dataset]
     train_loader = datasets.ArrayLoader(train, recipe.batch_size, mean, std, train=True, pad=recipe.pad_crop,
                                         flip=recipe.flip, cutout=recipe.cutout, erase_prob=recipe.random_erasing,
                                         seed=recipe.seed, part_index=part_index, num_parts=num_parts)
-    test_loader = datasets.ArrayLoader(test, recipe.batch_size, mean, std)
-    return train_loader, test_loader, train.classes
+    return train_loader, build_test_data(recipe, test), train.classes
 
 
-def _image_data(recipe, part_index, num_parts):
-    if recipe.rec_train:
-        train, val = recipe.rec_train, recipe.rec_val
-    elif recipe.data_dir:
-        train, val = (os.path.join(recipe.data_dir, part) for part in ("train", "val"))
-    else:
-        raise ValueError("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
-                         "class folders")
-    home = lambda path: os.path.expanduser(path) if path else path  # noqa: E731  (recipes may say ~/...)
-    train, val = home(train), home(val)
-    augment = datasets.Augment(recipe.input_size, recipe.crop_ratio, flip=recipe.flip, jitter=recipe.jitter,
-                               lighting=recipe.lighting)
-    return datasets.image_pipelines(train, val, recipe.batch_size, augment, recipe.data_backend, home(recipe.rec_train_idx),
-                                    home(recipe.rec_val_idx), recipe.num_classes, recipe.data_threads or None, recipe.seed,
-                                    part_index, num_parts)
+def build_test_data(recipe, test=None):
+    """The loader of the recipe's test/validation set alone (evaluation without training data)."""
+    if recipe.dataset == "images":
+        val = _image_sources(recipe, need_train=False)[1]
+        make = datasets.LoaderPipeline if os.path.isdir(val) or recipe.data_backend == "dataloader" \
+            else datasets.RecordPipeline
+        return make(val, recipe.batch_size, _augment(recipe), False, _home(recipe.rec_val_idx),
+                    recipe.num_classes or None, recipe.data_threads or None)
+    test = test if test is not None else _small_sets(recipe)[1]
+    return datasets.ArrayLoader(test, recipe.batch_size, *datasets.STATS[recipe.dataset])
+
+
+def _small_sets(recipe):
+    if recipe.dataset not in datasets.DATASETS:
+        raise ValueError("unknown dataset %r; choose from %s" % (recipe.dataset, sorted(datasets.DATASETS)))
+    train, test = datasets.DATASETS[recipe.dataset](recipe.data_dir)
+    return train.subset(recipe.train_samples, seed=recipe.seed), test.subset(recipe.test_samples)
+
+
+def _home(path):
+    return os.path.expanduser(path) if path else path  # recipes may say ~/...
+
+
+def _image_sources(recipe, need_train=True):
+    if recipe.rec_val and (recipe.rec_train or not need_train):
+        return _home(recipe.rec_train), _home(recipe.rec_val)
+    if recipe.data_dir:
+        return tuple(os.path.join(_home(recipe.data_dir), part) for part in ("train", "val"))
+    raise ValueError("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
+                     "class folders")
+
+
+def _augment(recipe):
+    return datasets.Augment(recipe.input_size, recipe.crop_ratio, flip=recipe.flip, jitter=recipe.jitter,
+                            lighting=recipe.lighting)
 
 
 INITIALIZERS = {
@@ -170,13 +189,21 @@ def build_loss(recipe):
 
 
 def evaluate(net, loader, ctxs, tta_flip=False):
-    """(top-1 accuracy, mean cross-entropy) over a loader; one host sync at the end.
+    """(top-1 accuracy, mean cross-entropy) over a loader; one host sync at the end."""
+    report = accuracy_report(net, loader, ctxs, tta_flip)
+    return report["top1"], report["loss"]
 
-    ``tta_flip`` averages the softmax of each image and its mirror image."""
+
+def accuracy_report(net, loader, ctxs, tta_flip=False, topk=5):
+    """Top-1 and top-``topk`` accuracy, mean cross-entropy, image count and img/s over a loader.
+
+    ``tta_flip`` averages the softmax of each image and its mirror image. The host waits once,
+    at the end (the timing includes the loader's work)."""
     if not isinstance(ctxs, (list, tuple)):
         ctxs = [ctxs]
     dtype = _net_dtype(net)
-    correct, loss_sum, n = [], [], 0
+    correct, in_top, loss_sum, n = [], [], [], 0
+    tic = time.time()
     for x, y in loader.epoch():
         for xi, yi in zip(parallel.split(x, ctxs), parallel.split(y, ctxs)):
             xi = xi.astype(dtype, copy=False)
@@ -184,10 +211,15 @@ def evaluate(net, loader, ctxs, tta_flip=False):
             if tta_flip:
                 prob = (prob + mx.nd.softmax(net(xi.flip(axis=3)).astype("float32"))) / 2
             correct.append((prob.argmax(axis=1) == yi).sum())
+            k = min(topk, prob.shape[1])
+            in_top.append((mx.nd.topk(prob, k=k, ret_typ="indices") == yi.reshape((-1, 1))).sum())
             loss_sum.append(-mx.nd.log(mx.nd.pick(prob, yi) + 1e-12).sum())
         n += len(y)
     total = lambda parts: sum(float(p.asscalar()) for p in parts)  # noqa: E731
-    return total(correct) / n, total(loss_sum) / n
+    top1, top5, loss = total(correct) / n, total(in_top) / n, total(loss_sum) / n
+    seconds = time.time() - tic
+    return {"top1": top1, "top%d" % topk: top5, "loss": loss, "images": n, "seconds": seconds,
+            "img_per_s": n / max(seconds, 1e-9)}
 
 
 def recompute_bn_stats(net, loader, batches, ctxs, epoch_seed=10 ** 6):
@@ -429,6 +461,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None):
         _warm_start(start, net, trainer, ctxs, state, steps_per_epoch, recipe.epochs)
     if chief:
         recipe.save(os.path.join(recipe.save_dir, "recipe.json"))
+        atomic_text(os.path.join(recipe.save_dir, "classes.json"), json.dumps(list(class_names)))
     log.write({"kind": "resume" if meta else "start", "time": time.time(), "recipe": recipe.to_dict(),
                "machine": machine_info(), "steps_per_epoch": steps_per_epoch, "state": state, "workers": workers})
 

@@ -1,0 +1,114 @@
+"""A trained network ready for inference: weights from a training run or a registry model,
+images preprocessed exactly as validation does, class names attached."""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+
+from . import data as datasets
+from .train import Recipe
+from .train.checkpoint import Checkpoints
+from .train.loop import build_net, classifier_size, pretrained_file
+
+SMALL_SIZES = {"fashion-mnist": 28, "cifar10": 32, "cifar100": 32}
+
+
+class Predictor:
+    """``net`` + the ``recipe`` its inputs follow + ``classes`` (names)."""
+
+    def __init__(self, net, recipe, classes, ctx):
+        self.net, self.recipe, self.classes, self.ctx = net, recipe, list(classes), ctx
+
+    @classmethod
+    def from_run(cls, run_dir, params=None, ctx=None):
+        """The network of a training run (its ``recipe.json``): ``best.params``, else the newest
+        checkpoint's weights, or ``params``."""
+        recipe_file = os.path.join(run_dir, "recipe.json")
+        if not os.path.isfile(recipe_file):
+            raise FileNotFoundError("%s is not a training run directory (no recipe.json)" % run_dir)
+        recipe = Recipe.load(recipe_file)
+        if params is None:
+            params = os.path.join(run_dir, "best.params")
+            if not os.path.isfile(params):
+                latest = Checkpoints(run_dir).latest()
+                if latest is None:
+                    raise FileNotFoundError("%s has no best.params and no checkpoint" % run_dir)
+                params = os.path.join(latest[0], "model.params")
+        names = None
+        if os.path.isfile(os.path.join(run_dir, "classes.json")):
+            with open(os.path.join(run_dir, "classes.json")) as f:
+                names = json.load(f)
+        return cls.from_model(recipe.model, params, names, recipe=recipe, ctx=ctx)
+
+    @classmethod
+    def from_model(cls, model, params, classes=None, recipe=None, input_size=224, crop_ratio=0.875, ctx=None):
+        """A registry model with ``params`` (a file, or 'gluoncv' for GluonCV's published weights).
+        ``classes``: a list of names, a JSON file of one, or None (ImageNet's for 1000 classes)."""
+        ctx = ctx or mx.cpu()
+        recipe = recipe or Recipe(model=model, dataset="images", input_size=input_size, crop_ratio=crop_ratio)
+        path = pretrained_file(model, params)
+        count = classifier_size(path)
+        if not count:
+            raise ValueError("%s has no classifier weights (fc/output) to take the class count from" % path)
+        sample = mx.nd.zeros((1,) + input_shape(recipe))
+        kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
+        net = build_net(model, count, sample, [ctx], params=path, **kwargs)
+        return cls(net, recipe, class_names(classes, count), ctx)
+
+    def preprocess(self, path):
+        """An image file -> a normalised (1, C, H, W) batch, as the validation pipeline makes it."""
+        import cv2
+        with open(path, "rb") as f:
+            buf = np.frombuffer(f.read(), np.uint8)
+        channels, size, _ = input_shape(self.recipe)
+        img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError("%s is not a decodable image" % path)
+        if self.recipe.dataset in SMALL_SIZES:
+            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            img = img if channels == 1 else img[:, :, ::-1]  # OpenCV's BGR -> RGB
+            mean, std = datasets.STATS[self.recipe.dataset]
+        else:
+            augment = datasets.Augment(self.recipe.input_size, self.recipe.crop_ratio)
+            img = datasets.pipeline.transform_image(img[:, :, ::-1], augment, None, train=False)
+            mean, std = augment.mean, augment.std
+        img = img.reshape(size, size, channels).astype(np.float32)
+        x = (img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+        return mx.nd.array(x.transpose(2, 0, 1)[None], ctx=self.ctx)
+
+    def probabilities(self, paths):
+        """Softmax outputs, one row per image file."""
+        return np.concatenate([mx.nd.softmax(self.net(self.preprocess(p))).asnumpy() for p in paths])
+
+    def top(self, paths, k=5):
+        """For each image: [(class name, probability)] of its ``k`` most probable classes."""
+        out = []
+        for row in self.probabilities(paths):
+            best = np.argsort(-row)[:k]
+            out.append([(self.classes[i], float(row[i])) for i in best])
+        return out
+
+
+def input_shape(recipe):
+    """(C, H, W) of the network input a recipe trains on."""
+    if recipe.dataset in SMALL_SIZES:
+        return (len(datasets.STATS[recipe.dataset][0]),) + (SMALL_SIZES[recipe.dataset],) * 2
+    return (3, recipe.input_size, recipe.input_size)
+
+
+def class_names(classes, count):
+    """Names for ``count`` classes from a list, a JSON file (a list, or pack.py's {"classes": [...]}),
+    ImageNet's (GluonCV's list) when there are 1000, else "class i"."""
+    if isinstance(classes, str):
+        with open(classes) as f:
+            classes = json.load(f)
+        classes = classes["classes"] if isinstance(classes, dict) else classes
+    if classes is None and count == 1000:
+        from gluoncv.data.imagenet.classification import ImageNet1kAttr
+        classes = ImageNet1kAttr().classes
+    if classes is None:
+        classes = ["class %d" % i for i in range(count)]
+    if len(classes) != count:
+        raise ValueError("%d class names for a classifier of %d classes" % (len(classes), count))
+    return list(classes)

@@ -1,0 +1,76 @@
+"""scripts/evaluate.py and scripts/classify.py on a run trained on real JPEGs."""
+import glob
+import importlib.util
+import json
+import os
+
+import pytest
+
+from conftest import ROOT
+from gluon_tricks.train import Recipe, fit
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+evaluate, classify = _script("evaluate"), _script("classify")
+
+
+@pytest.fixture(scope="module")
+def run(fashion_jpegs, tmp_path_factory):
+    save = tmp_path_factory.mktemp("run")
+    recipe = Recipe(dataset="images", model="cifar_resnet20_v1b", input_size=32, batch_size=32, epochs=3,
+                    warmup_epochs=0.5, lr=0.2, jitter=0.2, lighting=0.0, save_dir=str(save),
+                    rec_train=str(fashion_jpegs / "train_rec.rec"), rec_val=str(fashion_jpegs / "val_rec.rec"))
+    return save, fit(recipe, progress=False)
+
+
+def test_evaluate_a_run_reproduces_its_best_validation_accuracy(run, fashion_jpegs, tmp_path, capsys):
+    save, summary = run
+    report = evaluate.main(["--run", str(save), "--json", str(tmp_path / "r.json")])
+    assert report["top1"] == pytest.approx(summary["best_test_acc"], abs=1e-6)
+    assert report["top5"] == 1.0 and report["images"] == 96 and report["img_per_s"] > 0  # 4 classes: top-4 is all
+    assert json.load(open(tmp_path / "r.json"))["top1"] == report["top1"]
+    assert "top-1 %.4f" % report["top1"] in capsys.readouterr().out
+    # The same weights named as a registry model + file, on the folder tree instead of the .rec.
+    again = evaluate.main(["--model", "cifar_resnet20_v1b", "--params", str(save / "best.params"), "--data-dir",
+                           str(fashion_jpegs), "--input-size", "32"])
+    assert again["top1"] == pytest.approx(report["top1"], abs=0.03)  # JPEG decoders differ slightly
+
+
+def test_classify_names_the_classes_of_real_images(run, fashion_jpegs, capsys):
+    save, summary = run
+    images = sorted(glob.glob(str(fashion_jpegs / "val" / "*" / "00[0-4].jpg")))
+    results = classify.main(["--run", str(save), "--top", "3", *images])
+    assert all(len(r) == 3 and r[0][1] >= r[1][1] >= r[2][1] for r in results)
+    right = sum(r[0][0] == os.path.basename(os.path.dirname(path)) for path, r in zip(images, results))
+    assert right >= 0.6 * len(images)  # names come from the run's classes.json
+    out = capsys.readouterr().out
+    assert "1. " in out and "%" in out
+
+    as_model = classify.main(["--model", "cifar_resnet20_v1b", "--params", str(save / "best.params"),
+                              "--classes", str(fashion_jpegs / "train_rec.classes.json"), "--input-size", "32",
+                              "--json", images[0]])
+    assert as_model[0][0][0] == results[0][0][0]
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["image"] == images[0]
+
+
+@pytest.mark.parametrize("script, argv, reason", [
+    ("classify", ["--run", "RUN", "/nowhere.jpg"], "no such image file"),
+    ("classify", ["--model", "resnet18_v1b", "IMG"], "name the network"),
+    ("classify", ["--run", "/nowhere", "IMG"], "not a training run directory"),
+    ("evaluate", ["--model", "cifar_resnet20_v1b", "--params", "PARAMS"], "name the data"),
+    ("evaluate", ["--run", "RUN", "--rec-val", "/nowhere/val.rec"], "/nowhere/val.rec does not exist"),
+])
+def test_bad_input_stops_with_one_line(run, fashion_jpegs, script, argv, reason, capsys):
+    save, _ = run
+    image = str(fashion_jpegs / "val" / "bag" / "000.jpg")
+    argv = [{"RUN": str(save), "IMG": image, "PARAMS": str(save / "best.params")}.get(a, a) for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        {"classify": classify, "evaluate": evaluate}[script].main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and reason in err and len(err.strip().splitlines()) == 1
