@@ -29,7 +29,11 @@ setup(
     extras_require={
         "cpu": ["mxnet==1.9.1"],
         "cu112": ["mxnet-cu112==1.9.1"],
-        "test": ["pytest>=7", "pytest-timeout"],
+        # onnxruntime itself is installed with --no-deps (README): every wheel for Python 3.11 asks
+        # for numpy>=1.24.2, which MXNet 1.9.1 cannot import, yet runs with numpy 1.23. These are its
+        # other dependencies.
+        "onnx": ["onnx==1.14.1", "flatbuffers", "coloredlogs", "sympy", "packaging"],
+        "test": ["pytest>=7", "pytest-timeout", "onnx==1.14.1", "flatbuffers", "coloredlogs", "sympy", "packaging"],
         "docs": ["sphinx", "sphinx-gallery"],
     },
     classifiers=[

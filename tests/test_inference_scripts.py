@@ -74,3 +74,44 @@ def test_bad_input_stops_with_one_line(run, fashion_jpegs, script, argv, reason,
         {"classify": classify, "evaluate": evaluate}[script].main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and reason in err and len(err.strip().splitlines()) == 1
+
+
+export = _script("export")
+
+
+def test_export_of_a_resnet_d_gives_onnx_outputs_equal_to_mxnet(tmp_path):
+    pytest.importorskip("onnxruntime", reason="onnxruntime is installed by .ci/run (pip --no-deps)")
+    import mxnet as mx
+    import numpy as np
+    import onnx
+
+    from gluon_tricks import get_model
+    net = get_model("resnet18_v1d", classes=7)
+    net.initialize(mx.init.Xavier(magnitude=2))
+    net(mx.nd.zeros((1, 3, 64, 64)))
+    rng = np.random.default_rng(0)  # BN statistics far from 0/1, so folding them wrongly would show
+    for name, p in net.collect_params().items():
+        if name.endswith(("running_mean", "running_var", "gamma", "beta")):
+            low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
+            p.set_data(mx.nd.array(rng.uniform(low, low + 1.0, p.shape)))
+    net.save_parameters(str(tmp_path / "d.params"))
+
+    paths = export.main(["--model", "resnet18_v1d", "--params", str(tmp_path / "d.params"), "--input-size", "64",
+                         "--output", str(tmp_path / "out" / "r18d"), "--check"])
+    assert paths["difference"] < 1e-4
+    graph = onnx.load(paths["onnx"]).graph
+    assert [i.name for i in graph.input] == ["data"]  # weights are initializers only
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_value == 0  # dynamic batch axis
+
+    x = mx.nd.array(rng.standard_normal((3, 3, 64, 64)))
+    reloaded = mx.gluon.SymbolBlock.imports(paths["symbol"], ["data"], paths["params"])
+    np.testing.assert_allclose(reloaded(x).asnumpy(), net(x).asnumpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_export_of_a_run_says_how_to_preprocess(run, tmp_path):
+    save, _ = run
+    paths = export.main(["--run", str(save), "--output", str(tmp_path / "m"), "--no-onnx"])
+    meta = json.load(open(paths["meta"]))
+    assert meta["input_shape"] == [None, 3, 32, 32] and meta["resize_shorter_side"] == 37
+    assert meta["classes"] == ["bag", "sneaker", "trouser", "tshirt"] and len(meta["mean"]) == 3
+    assert "onnx" not in paths and os.path.isfile(paths["params"])

@@ -1,0 +1,64 @@
+"""Deployable files from a trained network: MXNet symbol + params, ONNX, and what preprocessing expects."""
+import json
+
+import mxnet as mx
+import numpy as np
+
+from .data import Augment
+from .data import STATS
+from .inference import SMALL_SIZES, input_shape
+
+
+def export(predictor, prefix, onnx=True, opset=None):
+    """Write ``prefix-symbol.json``, ``prefix-0000.params``, ``prefix.json`` (input shape,
+    normalisation, class names) and, with ``onnx``, ``prefix.onnx`` (batch size left dynamic).
+    Returns the paths written."""
+    shape = input_shape(predictor.recipe)
+    predictor.net(mx.nd.zeros((1,) + shape, ctx=predictor.ctx))  # the hybridized graph exists after a call
+    predictor.net.export(prefix, epoch=0)
+    paths = {"symbol": prefix + "-symbol.json", "params": prefix + "-0000.params", "meta": prefix + ".json"}
+    recipe = predictor.recipe
+    if recipe.dataset in SMALL_SIZES:
+        mean, std, resize = STATS[recipe.dataset] + (shape[1],)
+    else:
+        augment = Augment(recipe.input_size, recipe.crop_ratio)
+        mean, std, resize = augment.mean, augment.std, augment.val_resize
+    with open(paths["meta"], "w") as f:
+        json.dump({"model": recipe.model, "input_shape": [None, *shape], "input_name": "data", "pixel_range": "0-255, RGB",
+                   "resize_shorter_side": resize, "centre_crop": shape[1], "mean": list(mean), "std": list(std),
+                   "classes": predictor.classes}, f, indent=1)
+    if onnx:
+        paths["onnx"] = to_onnx(paths["symbol"], paths["params"], shape, prefix + ".onnx", opset)
+    return paths
+
+
+def to_onnx(symbol, params, shape, path, opset=None):
+    """ONNX through mxnet.onnx, batch axis dynamic; weights are stored as initializers only (not
+    also as graph inputs), so runtimes can fold constants."""
+    try:
+        import onnx
+        from mxnet import onnx as mx_onnx
+    except ImportError as err:  # a ValueError: the scripts report it in one line
+        raise ValueError("ONNX export needs the onnx package: pip install 'onnx==1.14.1' (%s), or pass --no-onnx"
+                         % err) from None
+    kwargs = {"opset_version": opset} if opset else {}
+    mx_onnx.export_model(symbol, params, [(1,) + tuple(shape)], [np.float32], path, dynamic=True,
+                         dynamic_input_shapes=[(None,) + tuple(shape)], **kwargs)
+    model = onnx.load(path)
+    weights = {init.name for init in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def onnx_difference(predictor, path, batch=2, seed=0):
+    """Largest absolute difference between onnxruntime's and MXNet's outputs on random inputs."""
+    import onnxruntime
+    x = np.random.default_rng(seed).standard_normal((batch,) + input_shape(predictor.recipe)).astype(np.float32)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    theirs = session.run(None, {session.get_inputs()[0].name: x})[0]
+    ours = predictor.net(mx.nd.array(x, ctx=predictor.ctx)).asnumpy()
+    return float(np.abs(theirs - ours).max())
