@@ -3,7 +3,6 @@ import importlib.util
 import json
 import os
 
-import mxnet as mx
 import pytest
 from mxnet.gluon import nn
 

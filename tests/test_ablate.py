@@ -1,0 +1,72 @@
+"""The ablation harness: rows are the recipe changes they claim, statistics are right, runs resume."""
+import csv
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from gluon_tricks import ablate
+from gluon_tricks.train import Recipe
+
+spec = importlib.util.spec_from_file_location("ablate_script", os.path.join(ROOT, "scripts", "ablate.py"))
+script = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(script)
+
+
+def _diff(a, b):
+    return {k for k, v in a.to_dict().items() if b.to_dict()[k] != v}
+
+
+def test_stacked_rows_each_add_exactly_their_trick():
+    rows = ablate.row_recipes(Recipe(epochs=10), teacher="cifar_resnet56_v1d", teacher_params="t.params")
+    labels = [label for label, _ in rows]
+    assert labels == [label for label, _ in ablate.GRID]
+    base = rows[0][1]
+    assert (base.model, base.lr_mode, base.warmup_epochs, base.label_smoothing, base.no_wd) == \
+        ("cifar_resnet20_v1", "step", 0.0, 0.0, False)
+    assert [r.model for _, r in rows[1:4]] == ["cifar_resnet20_v1b", "cifar_resnet20_v1c", "cifar_resnet20_v1d"]
+    expected = [{"model"}, {"model"}, {"model"}, {"lr_mode", "warmup_epochs"}, {"label_smoothing"}, {"mixup_alpha"},
+                {"last_gamma"}, {"no_wd"}, {"teacher", "teacher_params"}]  # temperature/hard_weight keep defaults
+    assert [_diff(rows[i][1], rows[i + 1][1]) for i in range(len(rows) - 1)] == expected
+    assert rows[-1][1].model == "cifar_resnet20_v1d" and rows[-1][1].mixup_alpha == 0.2  # everything stacked
+
+
+def test_independent_rows_change_only_the_baseline_by_their_trick():
+    rows = dict(ablate.row_recipes(Recipe(epochs=10), grid=ablate.GRID[:-1], independent=True))
+    assert _diff(rows["baseline"], rows["+ mixup"]) == {"mixup_alpha"}
+    assert rows["+ no bias decay"].lr_mode == "step"
+
+
+def test_summary_statistics_and_report_files(tmp_path):
+    summary = ablate.summarise({"baseline": [0.90, 0.92], "+ x": [0.93, 0.95, 0.94]})
+    assert summary[0]["mean"] == pytest.approx(91.0) and summary[0]["std"] == pytest.approx(np.std([90, 92], ddof=1))
+    assert summary[1]["n"] == 3 and summary[1]["min"] == pytest.approx(93.0)
+    paths = ablate.write_report(summary, str(tmp_path), "t")
+    assert "| + x | 94.00 | 1.00 | 93.00 | 95.00 | +3.00 |" in open(paths["markdown"]).read()
+    assert os.path.getsize(paths["chart"]) > 1000
+
+
+def test_the_script_runs_rows_with_seeds_reuses_finished_runs_and_distils(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--seeds", "0,1", "--rows", "+ label smoothing,+ distillation",
+            "--teacher", "cifar_resnet20_v1d", "--train-teacher", "--epochs", "1", "--train-samples", "512",
+            "--test-samples", "256", "--batch-size", "64", "--log-interval", "4"]
+    summary = script.main(argv)
+    assert [s["row"] for s in summary] == ["baseline", "+ label smoothing", "+ distillation"]
+    assert all(s["n"] == 2 and 0 <= s["min"] <= s["max"] <= 100 for s in summary)
+    assert os.path.isfile(tmp_path / "teacher" / "best.params")
+    with open(tmp_path / "table.csv") as f:
+        assert [r["row"] for r in csv.DictReader(f)] == ["baseline", "+ label smoothing", "+ distillation"]
+    capsys.readouterr()
+    again = script.main(argv)  # everything is reused, nothing retrained
+    assert [s["values"] for s in again] == [s["values"] for s in summary]
+    assert "training" not in capsys.readouterr().out.replace("training images", "")
+
+
+def test_bad_rows_and_seeds_stop_with_one_line(tmp_path, capsys):
+    for argv, reason in ((["--rows", "+ nothing"], "unknown row"), (["--seeds", "a"], "comma-separated integers"),
+                         (["--rows", "+ distillation"], "needs --teacher")):
+        with pytest.raises(SystemExit):
+            script.main(argv + ["--out", str(tmp_path)])
+        assert reason in capsys.readouterr().err
