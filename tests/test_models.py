@@ -69,6 +69,7 @@ def test_gluoncv_parity(name, tmp_path):
 KNOWN_COUNTS = {
     "resnet18_v1b": 11_689_512, "resnet34_v1b": 21_797_672, "resnet50_v1b": 25_557_032,
     "resnet101_v1b": 44_549_160, "resnet152_v1b": 60_192_808, "resnet50_v1d": 25_576_264,  # timm resnet50d
+    "cifar_resnet9": 6_573_120,  # Myrtle.ai's ResNet-9 (10 classes, classifier without bias): "6.57M"
 }
 
 

@@ -4,6 +4,7 @@ import fnmatch
 
 from .resnet import IMAGENET_DEPTHS, ResNet
 from .resnet_v2 import PreActResNet
+from .small import ResNet9
 
 _MODELS = {}
 
@@ -74,3 +75,5 @@ for _depth in (20, 56, 110):
     for _tag, _settings in SMALL_V1_VARIANTS.items():
         register("cifar_resnet%d_%s" % (_depth, _tag), ResNet, depth=_depth, **SMALL, **_settings)
     register("cifar_resnet%d_v2" % _depth, PreActResNet, depth=_depth, shortcut_from="input", **SMALL)
+
+register("cifar_resnet9", ResNet9, classes=10)  # Myrtle.ai's fast CIFAR-10 network

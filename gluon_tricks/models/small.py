@@ -1,0 +1,42 @@
+"""ResNet-9 of Myrtle.ai's "How to train your ResNet" (DAWNBench CIFAR-10, 94% in 24 epochs).
+
+Conv-BN-ReLU blocks, 64-128-256-512 channels, max-pooling instead of strided convolutions,
+residual pairs after the 128- and 512-channel layers, a global max-pool and a classifier whose
+output is scaled by 0.125 (Page found the scale lets a high learning rate train stably)."""
+from mxnet.gluon import HybridBlock, nn
+
+
+def _conv_bn(channels, pool=False):
+    block = nn.HybridSequential(prefix="")
+    block.add(nn.Conv2D(channels, 3, padding=1, use_bias=False), nn.BatchNorm(), nn.Activation("relu"))
+    if pool:
+        block.add(nn.MaxPool2D(2))
+    return block
+
+
+class _Residual(HybridBlock):
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.body = nn.HybridSequential(prefix="")
+            self.body.add(_conv_bn(channels), _conv_bn(channels))
+
+    def hybrid_forward(self, F, x):
+        return x + self.body(x)
+
+
+class ResNet9(HybridBlock):
+    """``channels`` are the prep layer's and the three stages' widths."""
+
+    def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, **kwargs):
+        super().__init__(**kwargs)
+        self._scale = scale
+        with self.name_scope():
+            self.features = nn.HybridSequential(prefix="")
+            c0, c1, c2, c3 = channels
+            self.features.add(_conv_bn(c0), _conv_bn(c1, pool=True), _Residual(c1), _conv_bn(c2, pool=True),
+                              _conv_bn(c3, pool=True), _Residual(c3), nn.GlobalMaxPool2D(), nn.Flatten())
+            self.fc = nn.Dense(classes, use_bias=False)
+
+    def hybrid_forward(self, F, x):
+        return self.fc(self.features(x)) * self._scale

@@ -1,0 +1,37 @@
+"""The published recipes in model_zoo/: their schedules are the ones their papers describe, and the
+fast ResNet-9 recipe trains."""
+import json
+import os
+
+import pytest
+
+from conftest import ROOT, train_cifar
+from gluon_tricks.train import Recipe
+from gluon_tricks.train.schedule import Schedule
+
+ZOO = os.path.join(ROOT, "model_zoo")
+
+
+def test_fast_recipe_is_one_cycle_peaking_at_epoch_5():
+    r = Recipe.load(os.path.join(ZOO, "cifar10_resnet9_fast.yaml"))
+    s = Schedule.from_recipe(r, 100)
+    assert s(0) == 0 and s(250) == pytest.approx(0.2) and s(500) == pytest.approx(0.4)
+    assert s(1450) == pytest.approx(0.2) and s(2400) == pytest.approx(0.0)
+    assert (r.model, r.batch_size, r.label_smoothing, r.cutout, r.pad_crop) == ("cifar_resnet9", 512, 0.2, 8, 4)
+
+
+def test_classic_recipe_divides_by_10_at_epochs_82_and_123():
+    r = Recipe.load(os.path.join(ZOO, "cifar10_resnet56_classic.yaml"))
+    s = Schedule.from_recipe(r, 391)  # 50000 / 128
+    assert s(82 * 391 - 1) == pytest.approx(0.1) and s(82 * 391) == pytest.approx(0.01)
+    assert s(123 * 391) == pytest.approx(0.001) and r.optimizer == "sgd" and r.wd == 1e-4
+
+
+def test_fast_recipe_trains_a_narrow_resnet9_on_fashion_mnist(tmp_path):
+    run = train_cifar("--recipe", os.path.join(ZOO, "cifar10_resnet9_fast.yaml"), "--dataset", "fashion-mnist",
+                      "--model-kwargs", '{"channels": [16, 32, 64, 128]}', "--batch-size", "128", "--epochs", "3",
+                      "--warmup-epochs", "1", "--train-samples", "3072", "--test-samples", "1000",
+                      "--log-interval", "8", "--save-dir", str(tmp_path), "--no-progress")
+    assert run.returncode == 0, run.stderr[-2000:]
+    epochs = [r for r in map(json.loads, open(tmp_path / "log.jsonl")) if r["kind"] == "epoch"]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] and epochs[-1]["test_acc"] > 0.6
