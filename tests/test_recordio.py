@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gluon_tricks.data.pipeline import (Augment, BatchAugment, LoaderPipeline, RecordPipeline, SyntheticPipeline,
-                                        random_resized_crop_box, transform_image)
+                                        jitter_image, random_resized_crop_box, transform_image)
 from gluon_tricks.data.recordio import RecordFileError, pack, read_lst, scan_records, write_lst
 
 SMALL = Augment(size=32)
@@ -197,7 +197,7 @@ def test_validation_transform_resizes_the_shorter_side_then_centre_crops():
     assert out[:, :14].max() == 0 and out[:, 18:].min() == 255
 
 
-def test_batch_augment_normalises_and_its_jitter_and_lighting_follow_the_formulas():
+def test_batch_augment_normalises_and_its_lighting_follows_the_formula():
     rng = np.random.default_rng(0)
     x = mx.nd.array(rng.integers(0, 256, (4, 3, 8, 8)), dtype="uint8")
     plain = BatchAugment(Augment(size=8, jitter=0, lighting=0))
@@ -214,16 +214,20 @@ def test_batch_augment_normalises_and_its_jitter_and_lighting_follow_the_formula
                                     [-0.5836, -0.6948, 0.4203]]).T
     assert np.allclose(out - x.asnumpy(), shift[:, :, None, None], atol=1e-3)
 
-    # Jitter on a gray image: saturation has no effect, brightness b then contrast c give
-    # c * b * v + (1 - c) * mean(b * v).
-    gray = mx.nd.array(np.repeat(rng.integers(0, 120, (2, 1, 4, 4)), 3, axis=1), dtype="uint8")
-    jit = BatchAugment(Augment(size=4, jitter=0.4, lighting=0))
-    r = np.random.default_rng(9)
-    b, c = r.uniform(0.6, 1.4, 2), r.uniform(0.6, 1.4, 2)
-    v = gray.asnumpy().astype(np.float64) * b[:, None, None, None]
-    want = c[:, None, None, None] * v + (1 - c[:, None, None, None]) * v.mean(axis=(1, 2, 3), keepdims=True)
-    got = jit(gray, np.random.default_rng(9)).asnumpy() * std + mean
-    assert np.allclose(got, np.clip(want, 0, 255), atol=1e-2)
+    assert light(x, np.random.default_rng(5), train=False).asnumpy() == pytest.approx(expected, abs=1e-4)
+
+
+def test_colour_jitter_is_brightness_then_contrast_then_saturation_clipped():
+    img = np.random.default_rng(1).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    for seed in range(5):
+        b, c, s = np.random.default_rng(seed).uniform(0.6, 1.4, 3)
+        luma = np.array([0.299, 0.587, 0.114])
+        x = img.astype(np.float64) * b                                 # brightness
+        x = c * x + (1 - c) * (x @ luma).mean()                        # contrast towards mean gray
+        x = s * x + (1 - s) * (x @ luma)[:, :, None]                   # saturation towards each pixel's gray
+        got = jitter_image(img, np.random.default_rng(seed), 0.4)
+        assert got.dtype == np.uint8
+        assert np.abs(got.astype(np.float64) - np.clip(x, 0, 255)).max() < 1  # cv2: float32 matrix, one rounding
 
 
 # ----------------------------------------------------------------------------- sharding, synthetic

@@ -2,11 +2,11 @@
 
 The augmentation is the paper's: random-resized crop (area 8-100%, aspect 3/4-4/3), flip,
 brightness/contrast/saturation jitter 0.4, PCA lighting 0.1, mean/std normalisation. The
-ImageRecordIter backend does all of it inside MXNet's C++ iterator; the other backends do the
-per-image part (decode, crop, flip) in host threads and :class:`BatchAugment` does the rest on the
-batch, on the training device. (Measured on 2 CPU cores, bench/input_pipeline.py: MXNet's CPU
-elementwise operators move about 2.3 GB/s, so on a CPU the batch step costs more than decoding;
-on a GPU it is cheap.)
+ImageRecordIter backend does all of it inside MXNet's C++ iterator; the DataLoader backend does
+the per-image part (decode, crop, flip, colour jitter) with OpenCV in host threads and
+:class:`BatchAugment` does lighting and normalisation on the batch, on the training device, in
+one scale-and-shift. (Measured on 2 CPU cores, bench/input_pipeline.py: MXNet's CPU elementwise
+operators move about 2.3 GB/s, so on a CPU every batch pass costs; on a GPU it is cheap.)
 
 Backends, all with ``len()`` and ``epoch(epoch, start)`` like the small-image loaders:
 
@@ -48,18 +48,28 @@ class Augment:
         return int(math.ceil(self.size / self.crop_ratio))
 
 
+LUMA = (0.299, 0.587, 0.114)  # RGB weights of gray, summing to 1
+
+
+def jitter_image(img, rng, jitter):
+    """HxWx3 uint8 RGB with brightness, contrast and saturation jitter (factors b, c, s uniform in
+    [1 - j, 1 + j], applied in that order), clipped to 0..255.
+
+    The three compose to one affine colour map, x -> c b S x + (1 - c) b (w . mean(x)) 1 with
+    S = s I + (1 - s) 1 w^T (w: luma weights), so it is one cv2.transform pass per image, done in
+    the loader's threads (OpenCV releases the GIL)."""
+    import cv2
+    b, c, s = rng.uniform(1 - jitter, 1 + jitter, 3)
+    w = np.asarray(LUMA)
+    m = c * b * (s * np.eye(3) + (1 - s) * np.outer(np.ones(3), w))
+    shift = (1 - c) * b * float(np.dot(cv2.mean(img)[:3], w))
+    return cv2.transform(img, np.hstack([m, np.full((3, 1), shift)]).astype(np.float32))
+
+
 class BatchAugment:
-    """uint8 NCHW (RGB) batch -> float32 normalised batch, with brightness, contrast and
-    saturation jitter (factors uniform in [1 - j, 1 + j], applied in that order, then clipped to
-    0..255) and AlexNet-style PCA lighting noise when training. Random numbers come from NumPy's
-    ``rng``, so they are reproducible per batch.
-
-    The three jitters compose to one affine colour map per image, x -> M x + t with
-    M = c b (s I + (1 - s) 1 w^T) and t = (1 - c) b (w . mean(x)) 1 (w: luma weights, summing to
-    1), and lighting and normalisation to one per-channel scale and shift: a few passes over the
-    batch instead of one per step."""
-
-    LUMA = (0.299, 0.587, 0.114)
+    """uint8 NCHW (RGB) batch -> float32 normalised batch, with AlexNet-style PCA lighting noise
+    when training (random numbers from NumPy's ``rng``: reproducible per batch). Lighting and
+    normalisation fold into one per-channel scale and per-image shift."""
 
     def __init__(self, augment):
         self.a = augment
@@ -67,24 +77,14 @@ class BatchAugment:
     def __call__(self, x, rng, train=True):
         import mxnet as mx
         ctx, (n, ch, h, w) = x.context, x.shape
-        x = x.astype("float32")
         std = np.asarray(self.a.std, np.float32)
         offset = np.broadcast_to(-np.asarray(self.a.mean, np.float32) / std, (n, ch)).copy()
-        if train and self.a.jitter:
-            lo, hi = 1 - self.a.jitter, 1 + self.a.jitter
-            b, c, s = (rng.uniform(lo, hi, n).astype(np.float32) for _ in range(3))
-            luma = np.asarray(self.LUMA, np.float32)
-            sat = s[:, None, None] * np.eye(3, dtype=np.float32) + (1 - s)[:, None, None] * np.outer(np.ones(3), luma)
-            m = mx.nd.array((c * b)[:, None, None] * sat, ctx=ctx)
-            flat = x.reshape((n, ch, h * w))
-            mean_luma = mx.nd.dot(flat.mean(axis=2), mx.nd.array(luma, ctx=ctx))  # (n,)
-            shift = mean_luma * mx.nd.array((1 - c) * b, ctx=ctx)
-            x = mx.nd.clip(mx.nd.batch_dot(m, flat) + shift.reshape((n, 1, 1)), 0, 255).reshape((n, ch, h, w))
         if train and self.a.lighting:
             alpha = rng.normal(0, self.a.lighting, (n, 3)) * np.asarray(EIGVAL)
             offset += (255 * alpha @ np.asarray(EIGVEC).T).astype(np.float32) / std
         scale = mx.nd.array(1 / std, ctx=ctx).reshape((1, ch, 1, 1))
-        return mx.nd.broadcast_add(mx.nd.broadcast_mul(x, scale), mx.nd.array(offset, ctx=ctx).reshape((n, ch, 1, 1)))
+        return mx.nd.broadcast_add(mx.nd.broadcast_mul(x.astype("float32"), scale),
+                                   mx.nd.array(offset, ctx=ctx).reshape((n, ch, 1, 1)))
 
 
 def random_resized_crop_box(rng, height, width, area, ratio, attempts=10):
@@ -332,7 +332,10 @@ class LoaderPipeline(_Pipeline):
             warnings.warn("skipped %s: not a decodable image" % self.source.name(i))
             return None
         rng = np.random.default_rng((self.seed, epoch, int(i), 4))
-        return transform_image(img, self.augment, rng, self.train), self.source.labels[i]
+        img = transform_image(img, self.augment, rng, self.train)
+        if self.train and self.augment.jitter:
+            img = jitter_image(img, rng, self.augment.jitter)
+        return img, self.source.labels[i]
 
     def epoch(self, epoch=0, start=0):
         import mxnet as mx
@@ -370,8 +373,9 @@ class _Items:
 
 
 class SyntheticPipeline(_Pipeline):
-    """One random uint8 batch, augmented like real data, ``batches`` times: the input-free ceiling
-    for throughput benchmarks (NVIDIA's ``--data-backend synthetic``)."""
+    """One random uint8 batch, lit and normalised like real data (no per-image crop or jitter),
+    ``batches`` times: the input-free ceiling for throughput benchmarks (NVIDIA's
+    ``--data-backend synthetic``)."""
 
     def __init__(self, batch_size, augment=None, train=True, classes=1000, batches=100, seed=0, ctx=None):
         super().__init__(batch_size, augment or Augment(), train, seed, 0, 1, ctx)
