@@ -76,7 +76,7 @@ class BatchAugment:
 
     def __call__(self, x, rng, train=True):
         import mxnet as mx
-        ctx, (n, ch, h, w) = x.context, x.shape
+        ctx, (n, ch) = x.context, x.shape[:2]
         std = np.asarray(self.a.std, np.float32)
         offset = np.broadcast_to(-np.asarray(self.a.mean, np.float32) / std, (n, ch)).copy()
         if train and self.a.lighting:
