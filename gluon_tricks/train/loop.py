@@ -174,9 +174,12 @@ def build_trainer(recipe, net, manual_reduce=False, kvstore=None, workers=1):
     trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, opt, kvstore=kv,
                             update_on_kvstore=False if local_update else None)
     if not isinstance(kv, str):
-        # Broadcast rank 0's weights now: the kvstore is otherwise set up at the first step, after
-        # a forward pass may have left weights in oneDNN's blocked layout, which it ships garbled.
-        trainer.allreduce_grads()  # (gradients are still zero: this only initialises the store)
+        # Broadcast rank 0's weights and wait until every pull has landed. Gluon otherwise does it
+        # lazily inside the first step and pushes gradients under the same keys right away: the
+        # server can take that push before the weights' pull, and a worker then starts from
+        # gradient values instead of weights (MXNet 1.9.1; found here, tests/test_distributed.py).
+        trainer._init_kvstore()
+        trainer._init_params()
         mx.nd.waitall()
     return trainer
 
