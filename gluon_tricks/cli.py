@@ -86,7 +86,7 @@ def add_run_arguments(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
 
 
-def train_main(parser, args, make_recipe, start=None):
+def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
     """Build the recipe (``make_recipe(base)``; base = the recipe saved in --save-dir under
     --resume, else None), check it, train, print the outcome; user errors end in one line."""
     from .models import model_settings
@@ -98,7 +98,7 @@ def train_main(parser, args, make_recipe, start=None):
     def run():
         base = None
         if args.resume:
-            saved = os.path.join(args.save_dir or Recipe().save_dir, "recipe.json")
+            saved = os.path.join(args.save_dir or default_save_dir or Recipe().save_dir, "recipe.json")
             if os.path.isfile(saved):
                 base = Recipe.load(saved)
         recipe = make_recipe(base)

@@ -166,7 +166,8 @@ def main(argv=None):
     if args.resume_params:
         start = {"epoch": args.resume_epoch, "params": args.resume_params, "states": args.resume_states}
     with tee(args.logging_file):
-        return train_main(p, args, lambda base: make_recipe(args, base), start=start)
+        return train_main(p, args, lambda base: make_recipe(args, base), start=start,
+                          default_save_dir=GLUONCV_DEFAULTS["save_dir"])
 
 
 if __name__ == "__main__":

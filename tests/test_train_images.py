@@ -87,3 +87,14 @@ def test_pretrained_weights_that_cannot_be_had_give_a_clear_error(tmp_path, monk
         loop.pretrained_file("resnet50_v1d", "gluoncv")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         loop.pretrained_file("resnet50_v1d", str(tmp_path / "missing.params"))
+
+
+def test_fit_fine_tunes_weights_of_another_class_count(fashion_jpegs, tmp_path):
+    source = _net(10, mx.nd.zeros((1, 3, 32, 32)))
+    source.save_parameters(str(tmp_path / "ten.params"))
+    summary = fit(Recipe(save_dir=str(tmp_path / "run"), pretrained=str(tmp_path / "ten.params"),
+                         **dict(QUICK, epochs=1), data_dir=str(fashion_jpegs)), progress=False)
+    saved = mx.nd.load(str(tmp_path / "run" / "best.params"))
+    assert saved["fc.weight"].shape == (4, 64) and summary["iterations"] == 384 // 32
+    start = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")][0]
+    assert start["recipe"]["pretrained"] == str(tmp_path / "ten.params")
