@@ -18,8 +18,9 @@ Where we differ from GluonCV, on purpose:
   * --use-pretrained with --num-classes different from the weights' replaces the classifier
     (fine-tuning on your own data).
 
-Verified on CPU only (MXNet 1.9.1, 2 cores): float32 and bfloat16 training on RecordIO and
-folders; the --num-gpus/--gpus, float16 and nccl paths are written but never ran on a GPU.
+Verified on CPU only (MXNet 1.9.1, 2 cores): float32 training on RecordIO files and folders
+(tests), bfloat16 through the same trainer (tested on small images, on a CPU with AMX); the
+--num-gpus/--gpus, float16 and nccl paths are written but never ran on a GPU.
 
 examples:
   python scripts/train_imagenet.py --model resnet50_v1d --use-rec --rec-train train.rec \\
