@@ -15,9 +15,11 @@ import numpy as np
 from .train import Recipe, fit
 from .train.report import read_log
 
-# The paper's baseline (Section 2): step decay, no warmup, plain cross-entropy, decay on every
-# weight; the model is the A variant of the recipe's family.
-BASELINE = dict(lr_mode="step", warmup_epochs=0.0, label_smoothing=0.0, mixup_alpha=0.0, cutmix_alpha=0.0,
+# The paper's baseline (Section 2): step decay (/10 at 1/4, 1/2 and 3/4 of training: epochs 30,
+# 60, 90 of 120), no warmup, plain cross-entropy, decay on every weight; the model is the A
+# variant of the recipe's family.
+PAPER_STEPS = (0.25, 0.5, 0.75)
+BASELINE = dict(lr_mode="step", lr_decay=0.1, warmup_epochs=0.0, label_smoothing=0.0, mixup_alpha=0.0, cutmix_alpha=0.0,
                 no_wd=False, last_gamma=False, teacher=None, teacher_params=None)
 TWEAKS = ("v1b", "v1c", "v1d")
 GRID = [  # (label, changes); "@v1x" swaps the model's variant suffix
@@ -25,7 +27,7 @@ GRID = [  # (label, changes); "@v1x" swaps the model's variant suffix
     ("+ B tweak", {"model": "@v1b"}),
     ("+ C tweak", {"model": "@v1c"}),
     ("+ D tweak", {"model": "@v1d"}),
-    ("+ cosine + warmup", {"lr_mode": "cosine", "warmup_epochs": "@warmup"}),
+    ("+ cosine + warmup", {"lr_mode": "cosine", "lr_decay_epochs": (), "warmup_epochs": "@warmup"}),
     ("+ label smoothing", {"label_smoothing": 0.1}),
     ("+ mixup", {"mixup_alpha": 0.2}),
     ("+ zero gamma", {"last_gamma": True}),
@@ -44,7 +46,8 @@ def variant(model, tag):
 def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params=None):
     """[(label, recipe)]: the first row's changes on the paper's baseline, then each row's changes on
     the row above (``independent``: on the first row)."""
-    baseline = dataclasses.replace(base, **BASELINE)
+    steps = tuple(round(f * base.epochs, 3) for f in PAPER_STEPS)
+    baseline = dataclasses.replace(base, lr_decay_epochs=steps, **BASELINE)
     fills = {"@warmup": max(0.1, min(1.0, base.epochs / 10)), "@teacher": teacher, "@teacher_params": teacher_params}
     rows, previous = [], baseline
     for label, changes in grid:
@@ -71,11 +74,10 @@ def run_grid(rows, seeds, out, progress=False, echo=print):
     for label, recipe in rows:
         results[label] = []
         for seed in seeds:
-            save = os.path.join(out, slug(label), "seed%d" % seed)
-            accuracy = finished_accuracy(save)
+            r = dataclasses.replace(recipe, seed=seed, save_dir=os.path.join(out, slug(label), "seed%d" % seed))
+            accuracy = finished_accuracy(r)
             if accuracy is None:
                 echo("[%s] seed %d: training %s" % (label, seed, recipe.short()))
-                r = dataclasses.replace(recipe, seed=seed, save_dir=save)
                 accuracy = fit(r, progress=progress, resume=True)["final_test_acc"]
             else:
                 echo("[%s] seed %d: done before (%.4f)" % (label, seed, accuracy))
@@ -83,12 +85,20 @@ def run_grid(rows, seeds, out, progress=False, echo=print):
     return results
 
 
-def finished_accuracy(save_dir):
-    """The final test accuracy of a completed run in ``save_dir``, or None."""
-    path = os.path.join(save_dir, "log.jsonl")
+def finished_accuracy(recipe):
+    """The final test accuracy of a completed run of ``recipe`` in its ``save_dir``, or None; a run
+    of another recipe there is an error (a changed grid or budget must not reuse old results)."""
+    path = os.path.join(recipe.save_dir, "log.jsonl")
     if not os.path.isfile(path):
         return None
-    ends = [r for r in read_log(path) if r.get("kind") == "end"]
+    records = read_log(path)
+    saved = next((r["recipe"] for r in records if r.get("kind") == "start"), None)
+    saved = Recipe.from_dict(saved).to_dict() if saved is not None else None
+    if saved is not None and saved != recipe.to_dict():
+        changed = sorted(k for k, v in recipe.to_dict().items() if saved[k] != v)
+        raise ValueError("%s holds a run of another recipe (%s differ); use a new --out or delete it"
+                         % (recipe.save_dir, ", ".join(changed)))
+    ends = [r for r in records if r.get("kind") == "end"]
     return ends[-1]["final_test_acc"] if ends else None
 
 

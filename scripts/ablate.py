@@ -75,7 +75,7 @@ def main(argv=None):
         if args.train_teacher and any("teacher" in g[1] for g in grid):
             before = ablate.row_recipes(base, [g for g in grid if "teacher" not in g[1]], args.independent)[-1][1]
             teacher = dataclasses.replace(before, model=args.teacher, seed=0, save_dir=os.path.join(args.out, "teacher"))
-            if ablate.finished_accuracy(teacher.save_dir) is None:
+            if ablate.finished_accuracy(teacher) is None:
                 print("training the teacher: %s" % teacher.short(), flush=True)
                 fit(teacher, progress=args.progress, resume=True)
             teacher_params = os.path.join(teacher.save_dir, "best.params")

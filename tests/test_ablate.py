@@ -26,8 +26,9 @@ def test_stacked_rows_each_add_exactly_their_trick():
     base = rows[0][1]
     assert (base.model, base.lr_mode, base.warmup_epochs, base.label_smoothing, base.no_wd) == \
         ("cifar_resnet20_v1", "step", 0.0, 0.0, False)
+    assert base.lr_decay_epochs == (2.5, 5, 7.5)  # the paper's 30, 60, 90 of 120 epochs, scaled
     assert [r.model for _, r in rows[1:4]] == ["cifar_resnet20_v1b", "cifar_resnet20_v1c", "cifar_resnet20_v1d"]
-    expected = [{"model"}, {"model"}, {"model"}, {"lr_mode", "warmup_epochs"}, {"label_smoothing"}, {"mixup_alpha"},
+    expected = [{"model"}, {"model"}, {"model"}, {"lr_mode", "lr_decay_epochs", "warmup_epochs"}, {"label_smoothing"}, {"mixup_alpha"},
                 {"last_gamma"}, {"no_wd"}, {"teacher", "teacher_params"}]  # temperature/hard_weight keep defaults
     assert [_diff(rows[i][1], rows[i + 1][1]) for i in range(len(rows) - 1)] == expected
     assert rows[-1][1].model == "cifar_resnet20_v1d" and rows[-1][1].mixup_alpha == 0.2  # everything stacked
@@ -62,6 +63,9 @@ def test_the_script_runs_rows_with_seeds_reuses_finished_runs_and_distils(tmp_pa
     again = script.main(argv)  # everything is reused, nothing retrained
     assert [s["values"] for s in again] == [s["values"] for s in summary]
     assert "training" not in capsys.readouterr().out.replace("training images", "")
+    with pytest.raises(SystemExit):  # another budget must not pick up these results
+        script.main([a if a != "512" else "640" for a in argv])
+    assert "holds a run of another recipe (train_samples differ)" in capsys.readouterr().err
 
 
 def test_bad_rows_and_seeds_stop_with_one_line(tmp_path, capsys):
