@@ -4,6 +4,7 @@ Training is timed through the real training step (:class:`~gluon_tricks.train.lo
 smoothed targets, loss, backward, optimizer update); inference is timed per batch, each batch
 waited for, so latency percentiles are real per-call times (NVIDIA's ``--prof`` tables)."""
 import json
+import re
 import time
 
 import mxnet as mx
@@ -134,7 +135,8 @@ def forward_backward_ms(net, batch, shape, iters=3, warmup=1, ctx=None):
 def compare_models(pattern="resnet*_v1d", batch=32, size=None, iters=3, classes=1000):
     """One row per registry model matching ``pattern``: params, GMACs, fwd+bwd ms, published top-1."""
     rows = []
-    for name in list_models(pattern):
+    by_depth = lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]  # noqa: E731
+    for name in sorted(list_models(pattern), key=by_depth):
         shape = input_shape(name, size)
         net = get_model(name, classes=classes)
         net.initialize(mx.init.Xavier())

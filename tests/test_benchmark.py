@@ -42,8 +42,8 @@ def test_speed_report_has_percentiles_for_every_batch_size(tmp_path, capsys):
 
 def test_compare_table_lists_matching_models_with_published_accuracy(capsys):
     rows = script.main(["--compare", "cifar_resnet*_v1d", "--batch-sizes", "4", "--prof", "1"])["rows"]
-    assert [r["model"] for r in rows] == ["cifar_resnet110_v1d", "cifar_resnet20_v1d", "cifar_resnet56_v1d"]
-    assert rows[0]["params_m"] > rows[2]["params_m"] > rows[1]["params_m"] and all(r["fwd_bwd_ms"] > 0 for r in rows)
+    assert [r["model"] for r in rows] == ["cifar_resnet20_v1d", "cifar_resnet56_v1d", "cifar_resnet110_v1d"]
+    assert rows[0]["params_m"] < rows[1]["params_m"] < rows[2]["params_m"] and all(r["fwd_bwd_ms"] > 0 for r in rows)
     assert benchmark.PUBLISHED_TOP1["resnet50_v1d"] == 79.15
     assert "| cifar_resnet20_v1d |" in capsys.readouterr().out
 
