@@ -52,8 +52,8 @@ def check_kvstore(name, ctxs):
         raise DeviceError("--kv-store dist_async is refused: its updates run on the parameter servers, so optimizer "
                           "state cannot be checkpointed and no two runs agree; use dist_sync")
     if name == "horovod":
-        raise DeviceError("--kv-store horovod is not wired (Horovod for MXNet was not available to build or test "
-                          "here); use dist_sync with scripts/launch.py")
+        raise DeviceError("--kv-store horovod is not wired yet (see docs/training.rst); use dist_sync with "
+                          "scripts/launch.py")
     if name.startswith("dist") and os.environ.get("DMLC_ROLE") != "worker":
         raise DeviceError("--kv-store %s needs a scheduler and servers: start the job with scripts/launch.py, e.g. "
                           "python scripts/launch.py -n 2 -s 1 python scripts/train_cifar.py --kv-store %s ..."
