@@ -115,3 +115,21 @@ def test_export_of_a_run_says_how_to_preprocess(run, tmp_path):
     assert meta["input_shape"] == [None, 3, 32, 32] and meta["resize_shorter_side"] == 37
     assert meta["classes"] == ["bag", "sneaker", "trouser", "tshirt"] and len(meta["mean"]) == 3
     assert "onnx" not in paths and os.path.isfile(paths["params"])
+
+
+def test_a_fashion_mnist_run_classifies_grayscale_files_and_evaluates_on_its_test_set(tmp_path):
+    from PIL import Image
+
+    from gluon_tricks.data import load_fashion_mnist
+    summary = fit(Recipe(train_samples=4096, test_samples=300, epochs=3, warmup_epochs=0.5, batch_size=64,
+                         save_dir=str(tmp_path / "run")), progress=False)
+    report = evaluate.main(["--run", str(tmp_path / "run")])
+    assert report["images"] == 300 and report["top1"] == pytest.approx(summary["best_test_acc"], abs=1e-6)
+    _, test = load_fashion_mnist(download=False)
+    paths = []
+    for i in range(20):  # larger than 28 px, as a user's file would be: classify resizes
+        paths.append(str(tmp_path / ("%d.png" % i)))
+        Image.fromarray(test.images[i, :, :, 0]).resize((56, 56)).save(paths[-1])
+    results = classify.main(["--run", str(tmp_path / "run"), "--top", "1", *paths])
+    right = sum(r[0][0] == test.classes[test.labels[i]] for i, r in enumerate(results))
+    assert right >= 10, (report["top1"], results[:3])  # names are Fashion-MNIST's; after 3 short epochs most are right
