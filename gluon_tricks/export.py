@@ -4,9 +4,7 @@ import json
 import mxnet as mx
 import numpy as np
 
-from .data import Augment
-from .data import STATS
-from .inference import SMALL_SIZES, input_shape
+from .inference import input_shape, normalisation
 
 
 def export(predictor, prefix, onnx=True, opset=None):
@@ -18,11 +16,7 @@ def export(predictor, prefix, onnx=True, opset=None):
     predictor.net.export(prefix, epoch=0)
     paths = {"symbol": prefix + "-symbol.json", "params": prefix + "-0000.params", "meta": prefix + ".json"}
     recipe = predictor.recipe
-    if recipe.dataset in SMALL_SIZES:
-        mean, std, resize = STATS[recipe.dataset] + (shape[1],)
-    else:
-        augment = Augment(recipe.input_size, recipe.crop_ratio)
-        mean, std, resize = augment.mean, augment.std, augment.val_resize
+    mean, std, resize = normalisation(recipe)
     with open(paths["meta"], "w") as f:
         json.dump({"model": recipe.model, "input_shape": [None, *shape], "input_name": "data", "pixel_range": "0-255, RGB",
                    "resize_shorter_side": resize, "centre_crop": shape[1], "mean": list(mean), "std": list(std),

@@ -65,14 +65,13 @@ class Predictor:
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
         if img is None:
             raise ValueError("%s is not a decodable image" % path)
+        mean, std, _ = normalisation(self.recipe)
         if self.recipe.dataset in SMALL_SIZES:
             img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
             img = img if channels == 1 else img[:, :, ::-1]  # OpenCV's BGR -> RGB
-            mean, std = datasets.STATS[self.recipe.dataset]
         else:
             augment = datasets.Augment(self.recipe.input_size, self.recipe.crop_ratio)
             img = datasets.pipeline.transform_image(img[:, :, ::-1], augment, None, train=False)
-            mean, std = augment.mean, augment.std
         img = img.reshape(size, size, channels).astype(np.float32)
         x = (img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
         return mx.nd.array(x.transpose(2, 0, 1)[None], ctx=self.ctx)
@@ -95,6 +94,14 @@ def input_shape(recipe):
     if recipe.dataset in SMALL_SIZES:
         return (len(datasets.STATS[recipe.dataset][0]),) + (SMALL_SIZES[recipe.dataset],) * 2
     return (3, recipe.input_size, recipe.input_size)
+
+
+def normalisation(recipe):
+    """(mean, std, shorter side before the centre crop) of a recipe's inputs, on 0-255 RGB."""
+    if recipe.dataset in SMALL_SIZES:
+        return datasets.STATS[recipe.dataset] + (SMALL_SIZES[recipe.dataset],)
+    augment = datasets.Augment(recipe.input_size, recipe.crop_ratio)
+    return augment.mean, augment.std, augment.val_resize
 
 
 def class_names(classes, count):

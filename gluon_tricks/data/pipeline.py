@@ -405,6 +405,11 @@ def class_names(path):
         return list(json.load(f)["classes"])
 
 
+def pipeline_class(path, backend="imagerecorditer"):
+    """The backend that reads ``path``: folders always go through the DataLoader."""
+    return LoaderPipeline if os.path.isdir(path) or backend == "dataloader" else RecordPipeline
+
+
 def image_pipelines(train, val, batch_size, augment, backend="imagerecorditer", train_idx=None, val_idx=None,
                     classes=0, threads=None, seed=0, part_index=0, num_parts=1):
     """``(train pipeline, validation pipeline, class names)`` for a ``.rec`` pair or two folder trees.
@@ -416,15 +421,13 @@ def image_pipelines(train, val, batch_size, augment, backend="imagerecorditer", 
         raise RecordFileError("%s and %s have different class folders; both need the same <class> sub-folders"
                               % (train, val))
     count = classes or len(names or ())
-    make = LoaderPipeline if os.path.isdir(train) or backend == "dataloader" else RecordPipeline
     shared = dict(classes=count or None, threads=threads, seed=seed)
-    train_pipe = make(train, batch_size, augment, True, train_idx, part_index=part_index, num_parts=num_parts,
+    train_pipe = pipeline_class(train, backend)(train, batch_size, augment, True, train_idx, part_index=part_index, num_parts=num_parts,
                       **shared)
     if not count:
         count = int(max(train_pipe.labels)) + 1
         shared["classes"] = count
-    make = LoaderPipeline if os.path.isdir(val) or backend == "dataloader" else RecordPipeline
-    val_pipe = make(val, batch_size, augment, False, val_idx, **shared)
+    val_pipe = pipeline_class(val, backend)(val, batch_size, augment, False, val_idx, **shared)
     if names is None or len(names) != count:
         names = ["class %d" % i for i in range(count)]
     return train_pipe, val_pipe, names

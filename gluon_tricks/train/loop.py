@@ -51,10 +51,9 @@ def build_test_data(recipe, test=None):
     """The loader of the recipe's test/validation set alone (evaluation without training data)."""
     if recipe.dataset == "images":
         val = _image_sources(recipe, need_train=False)[1]
-        make = datasets.LoaderPipeline if os.path.isdir(val) or recipe.data_backend == "dataloader" \
-            else datasets.RecordPipeline
-        return make(val, recipe.batch_size, _augment(recipe), False, _home(recipe.rec_val_idx),
-                    recipe.num_classes or None, recipe.data_threads or None)
+        return datasets.pipeline_class(val, recipe.data_backend)(
+            val, recipe.batch_size, _augment(recipe), False, _home(recipe.rec_val_idx), recipe.num_classes or None,
+            recipe.data_threads or None)
     test = test if test is not None else _small_sets(recipe)[1]
     return datasets.ArrayLoader(test, recipe.batch_size, *datasets.STATS[recipe.dataset])
 
