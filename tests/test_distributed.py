@@ -1,6 +1,7 @@
-"""dist_sync through MXNet's launcher on loopback: sharded data, the same weights as one big batch."""
+"""dist_sync through MXNet's launcher and Horovod on loopback: sharded data, the same weights as one big batch."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from test_engine import GLOBAL_BN, QUICK, _final_params, _max_diff, needs_data
 
 from gluon_tricks.data.small import ArrayLoader, ImageArrays
 from gluon_tricks.launch import _option
+from gluon_tricks.train import parallel
 from gluon_tricks.train.report import read_log
 
 import numpy as np
@@ -95,3 +97,54 @@ def test_a_failing_worker_stops_the_whole_job(tmp_path):
                  "--save-dir", tmp_path, "--no-progress", timeout=120)
     assert run.returncode != 0
     assert "float16" in run.stderr and "stopping the job" in run.stderr
+
+
+try:
+    import horovod.mxnet  # noqa: F401
+    HOROVOD = None
+except ImportError as err:
+    HOROVOD = str(err)
+needs_horovod = pytest.mark.skipif(HOROVOD is not None, reason="Horovod not built here (sh scripts/install_horovod.sh): "
+                                   "%s" % HOROVOD)
+
+
+def horovodrun(workers, *command, timeout=600):
+    """Horovod's own launcher, Gloo over loopback, all workers on this machine."""
+    launcher = shutil.which("horovodrun") or os.path.join(os.path.dirname(sys.executable), "horovodrun")
+    return subprocess.run([launcher, "-np", str(workers), "-H", "localhost:%d" % workers, "--gloo",
+                           "--network-interface", "lo", *map(str, command)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@needs_data
+@needs_horovod
+@pytest.mark.slow
+def test_two_horovod_workers_equal_one_worker_with_the_whole_batch(one_process, tmp_path):
+    # Horovod's trainer averages gradients over workers where a kvstore sums them; the step must
+    # come out the same either way.
+    recipe = tmp_path / "hvd.json"
+    recipe.write_text(json.dumps(dict(DIST_COMMON, batch_size=QUICK["batch_size"] // 2, kv_store="horovod")))
+    run = horovodrun(2, sys.executable, TRAIN_CIFAR, "--recipe", recipe, "--save-dir", tmp_path / "hvd", "--no-progress")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    records = read_log(str(tmp_path / "hvd" / "log.jsonl"))
+    assert [r["workers"] for r in records if r["kind"] == "start"] == [2]
+    # Measured 1.07e-5 (as dist_sync): two half-batch sums round differently from one whole-batch sum.
+    assert _max_diff(one_process, _final_params(tmp_path / "hvd")) < 1e-4
+
+
+@needs_horovod
+def test_a_horovod_worker_drives_one_device():
+    import mxnet as mx
+    parallel.kvstore("horovod")  # a process not started by horovodrun: a job of one
+    assert parallel.worker_contexts([mx.cpu()], "horovod") == [mx.cpu()]
+    assert parallel.worker_contexts([mx.gpu(0), mx.gpu(1)], "horovod") == [mx.gpu(0)]  # local rank 0
+    with pytest.raises(parallel.DeviceError, match="one worker per device"):
+        parallel.worker_contexts([mx.cpu(0), mx.cpu(1)], "horovod")
+    assert parallel.worker_contexts([mx.cpu(0), mx.cpu(1)], "device") == [mx.cpu(0), mx.cpu(1)]
+
+
+def test_horovod_missing_names_the_build_script(monkeypatch):
+    import mxnet as mx
+    monkeypatch.setitem(sys.modules, "horovod.mxnet", None)  # import now fails as if never built
+    with pytest.raises(parallel.DeviceError, match="install_horovod.sh"):
+        parallel.check_kvstore("horovod", [mx.cpu()])

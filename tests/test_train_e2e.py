@@ -74,7 +74,6 @@ def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
     (["--kv-store", "nccl"], "GPUs only"),
     (["--kv-store", "dist_sync"], "start the job with scripts/launch.py"),
     (["--kv-store", "dist_async"], "optimizer state cannot be checkpointed"),
-    (["--kv-store", "horovod"], "horovod is not wired"),
     (["--teacher", "resnet50_v9"], "unknown model 'resnet50_v9'"),
     (["--mixup-alpha", "-1"], "alpha must be >= 0"),
     (["--optimizer", "adamz"], "unknown optimizer 'adamz'"),

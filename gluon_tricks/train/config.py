@@ -100,8 +100,9 @@ class Recipe:
     gpus: str = opt("", "GPU ids, e.g. 0,1,2,3; empty = CPU (GPU paths are untested here: no GPU)")
     kv_store: str = opt("device", "gradient reduction: device or local (one machine), nccl (GPUs), dist_sync or "
                                   "dist_device_sync (several processes/machines, started by scripts/launch.py; "
-                                  "each worker trains on its own slice of every global batch). dist_async and "
-                                  "horovod are refused (see docs/training.rst)")
+                                  "each worker trains on its own slice of every global batch), horovod (started "
+                                  "by horovodrun; build it with scripts/install_horovod.sh). dist_async is "
+                                  "refused (see docs/training.rst)")
     # run
     hybridize: bool = opt(True, "compile the graph (--mode hybrid) or run op by op (--mode imperative)", flag="-")
     seed: int = opt(0, "seed for weights, data order and augmentation")

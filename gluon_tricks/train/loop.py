@@ -169,6 +169,12 @@ def build_trainer(recipe, net, manual_reduce=False, kvstore=None, workers=1):
         raise ValueError("unknown optimizer %r; MXNet has %s" % (
             recipe.optimizer, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
     kv = kvstore or recipe.kv_store
+    if kv == "horovod":
+        # Horovod's own Trainer allreduces the gradients (as an average over workers); rank 0's
+        # weights, BN statistics included, go to every worker before the first step.
+        import horovod.mxnet as hvd
+        hvd.broadcast_parameters(net.collect_params(), root_rank=0)
+        return hvd.DistributedTrainer(net.collect_params(), recipe.optimizer, opt)
     local_update = manual_reduce or not isinstance(kv, str)
     trainer = gluon.Trainer(net.collect_params(), recipe.optimizer, opt, kvstore=kv,
                             update_on_kvstore=False if local_update else None)
@@ -304,7 +310,8 @@ class Meter:
 
 class Stepper:
     """Forward and backward over the contexts, then, every ``accumulate`` micro-batches, the
-    (loss-scaled) optimizer update and the EMA update."""
+    (loss-scaled) optimizer update and the EMA update. ``workers``: how many workers' gradients
+    the trainer adds up (a kvstore sums them; Horovod's trainer already averages)."""
 
     def __init__(self, recipe, net, trainer, loss_fn, ctxs, classes, teacher=None, scaler=None, ema=None, workers=1):
         self.recipe, self.net, self.trainer, self.loss_fn, self.workers = recipe, net, trainer, loss_fn, workers
@@ -409,7 +416,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None):
     ``start={"epoch": N, "params": F, "states": S}`` begins at epoch N from a weights file and
     (optionally) an optimizer-state file written elsewhere (GluonCV's ``--resume-*`` flags).
     ``contexts`` overrides the devices ``recipe.gpus`` names (tests use ``[mx.cpu(0), mx.cpu(1)]``).
-    Under a dist_* kvstore every worker trains; only worker 0 writes the log, plots and checkpoints,
+    Under a dist_* kvstore or Horovod every worker trains; only worker 0 writes the log, plots and checkpoints,
     and every worker resumes from ``save_dir`` (so it must be shared, or copied to each machine)."""
     from tqdm import tqdm
 
@@ -425,6 +432,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None):
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     kv, rank, workers = parallel.kvstore(recipe.kv_store)
+    ctxs = parallel.worker_contexts(ctxs, recipe.kv_store)
     chief = rank == 0
     progress = progress and chief
     train_loader, test_loader, class_names = build_data(recipe, rank, workers)  # bad data stops here
@@ -448,7 +456,8 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None):
         scaler = precision.LossScaler(recipe.loss_scale or 2.0 ** 16, dynamic=not recipe.loss_scale)
     trainer = build_trainer(recipe, net, scaler is not None or recipe.accumulate > 1, kv, workers)
     ema = WeightEMA(net, recipe.ema_decay, ctxs[0]) if recipe.ema_decay else None
-    stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctxs, classes, teacher, scaler, ema, workers)
+    summed = 1 if recipe.kv_store == "horovod" else workers  # Horovod averages over workers, kvstores sum
+    stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctxs, classes, teacher, scaler, ema, summed)
     steps_per_epoch = len(train_loader) // recipe.accumulate
     if steps_per_epoch < 1:
         raise ValueError("an epoch has %d batches, fewer than accumulate=%d" % (len(train_loader), recipe.accumulate))

@@ -52,8 +52,11 @@ def check_kvstore(name, ctxs):
         raise DeviceError("--kv-store dist_async is refused: its updates run on the parameter servers, so optimizer "
                           "state cannot be checkpointed and no two runs agree; use dist_sync")
     if name == "horovod":
-        raise DeviceError("--kv-store horovod is not wired yet (see docs/training.rst); use dist_sync with "
-                          "scripts/launch.py")
+        try:
+            import horovod.mxnet  # noqa: F401
+        except ImportError as err:
+            raise DeviceError("--kv-store horovod needs Horovod built against MXNet (%s): run "
+                              "sh scripts/install_horovod.sh (CPU/Gloo; see docs/training.rst for GPUs)" % err) from None
     if name.startswith("dist") and os.environ.get("DMLC_ROLE") != "worker":
         raise DeviceError("--kv-store %s needs a scheduler and servers: start the job with scripts/launch.py, e.g. "
                           "python scripts/launch.py -n 2 -s 1 python scripts/train_cifar.py --kv-store %s ..."
@@ -62,11 +65,33 @@ def check_kvstore(name, ctxs):
 
 def kvstore(name):
     """(kvstore or its name, this worker's rank, number of workers); only dist_* creates one now,
-    since creating it joins the launched job."""
+    since creating it joins the launched job. Horovod joins its job here too (a process not
+    started by horovodrun is a job of one)."""
+    if name == "horovod":
+        import horovod.mxnet as hvd
+        hvd.init()
+        return name, hvd.rank(), hvd.size()
     if not name.startswith("dist"):
         return name, 0, 1
     kv = mx.kv.create(name)
     return kv, kv.rank, kv.num_workers
+
+
+def worker_contexts(ctxs, name):
+    """The devices of this worker. A Horovod worker drives one device: the GPU at its local rank
+    in ``--gpus`` (list every GPU of the machine and start one worker per GPU), or the CPU."""
+    if name != "horovod":
+        return ctxs
+    import horovod.mxnet as hvd
+    if ctxs[0].device_type != "gpu":
+        if len(ctxs) > 1:
+            raise DeviceError("a Horovod worker drives one device; start one worker per device instead of %d "
+                              "contexts in one" % len(ctxs))
+        return ctxs
+    if hvd.local_size() > len(ctxs):
+        raise DeviceError("%d Horovod workers on this machine but --gpus names %d GPU(s): start one worker per GPU"
+                          % (hvd.local_size(), len(ctxs)))
+    return [ctxs[hvd.local_rank()]]
 
 
 def split(batch, ctxs):
