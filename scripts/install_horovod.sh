@@ -17,4 +17,4 @@ if [ "${GPU:-0}" = 1 ]; then
     export HOROVOD_GPU_OPERATIONS=NCCL
 fi
 pip install --no-build-isolation --no-cache-dir horovod==0.28.1
-python -c "import horovod.mxnet as hvd; hvd.init(); print('horovod', hvd.__version__ if hasattr(hvd, '__version__') else '', 'gloo', hvd.gloo_built(), 'nccl', hvd.nccl_built())"
+python -c "import horovod, horovod.mxnet as hvd; print('horovod', horovod.__version__, 'for MXNet: gloo', hvd.gloo_built(), 'nccl', hvd.nccl_built())"
