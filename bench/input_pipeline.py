@@ -8,11 +8,12 @@ then measures on the same files and the same number of threads:
 * ours, ImageRecordIter backend: one iterator per thread, the whole augmentation in C++
   (random-resized crop 224, flip, jitter 0.4, PCA lighting 0.1, normalisation);
 * the same iterators with crop and flip only (uint8): what decoding and cropping alone cost;
-* ours, DataLoader backend over the .rec and over the folder (crop/flip in threads, the rest as
-  batch operators);
+* ours, DataLoader backend over the .rec and over a folder of the same JPEG files (the whole
+  augmentation per image in a thread pool, written into the batch);
 * GluonCV's way: one ImageRecordIter with preprocess_threads = threads.
 
-Prints img/s and the ratio to the decode limit; appends a record to bench/results/input_pipeline.jsonl.
+Prints img/s and the ratio to the decode limit, then where the DataLoader backend's thread time
+goes per image; appends a record to bench/results/input_pipeline.jsonl.
 
     python bench/input_pipeline.py                 # 2 threads, 800 images, batch 64
     python bench/input_pipeline.py --threads 4 --images 2000
@@ -65,6 +66,45 @@ def rate(batches, passes=2):
     return n / elapsed
 
 
+def stage_times(rec, batch, threads):
+    """Thread time per image in each step of the DataLoader backend's per-image work, measured
+    by wrapping the very functions the pipeline calls (ms per image, summed over threads)."""
+    import collections
+    import threading
+    from gluon_tricks.data import pipeline
+    spent, lock = collections.defaultdict(float), threading.Lock()
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            tic = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with lock:
+                    spent[name] += time.perf_counter() - tic
+        return wrapper
+
+    steps = {"read": (pipeline.ImageSource, "read"), "decode": (pipeline, "decode_bgr"),
+             "crop+resize+flip": (pipeline, "transform_image"), "colour jitter": (pipeline, "jitter_image"),
+             "lighting+normalise into the batch": (pipeline, "normalise_into")}
+    originals = {name: getattr(owner, attr) for name, (owner, attr) in steps.items()}
+    try:
+        for name, (owner, attr) in steps.items():
+            setattr(owner, attr, timed(name, originals[name]))
+        loader = LoaderPipeline(rec, batch, threads=threads)
+        for _ in loader.epoch(0):  # warm-up pass, then the measured one
+            pass
+        spent.clear()
+        tic, n = time.time(), 0
+        for x, _ in loader.epoch(1):
+            n += x.shape[0]
+        wall = time.time() - tic
+    finally:
+        for name, (owner, attr) in steps.items():
+            setattr(owner, attr, originals[name])
+    return {name: spent[name] / n * 1000 for name in steps}, sum(spent.values()) / (threads * wall)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
@@ -73,16 +113,26 @@ def main():
     p.add_argument("--work-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "gluon_tricks", "bench_jpeg"))
     args = p.parse_args()
 
-    folder = os.path.join(args.work_dir, "images")
-    make_images(folder, args.images)
+    originals = os.path.join(args.work_dir, "images")
+    make_images(originals, args.images)
     prefix = os.path.join(args.work_dir, "train%d" % args.images)
     if not os.path.exists(prefix + ".rec"):
-        pack(folder, prefix, quality=95, progress=False)  # no resize: the original 500x375 pixels
+        pack(originals, prefix, quality=95, progress=False)  # no resize: the original 500x375 pixels
     rec = prefix + ".rec"
 
     reader = mx.recordio.MXIndexedRecordIO(prefix + ".idx", rec, "r")
-    jpegs = [mx.recordio.unpack(reader.read_idx(k))[1] for k in reader.keys]
+    records = [mx.recordio.unpack(reader.read_idx(k)) for k in reader.keys]
     reader.close()
+    jpegs = [data for _, data in records]
+    # The packer re-encodes (quality 95), so the folder backend reads the packed bytes written
+    # out as files: both backends and the decode limit decode the very same JPEGs.
+    folder = os.path.join(args.work_dir, "packed%d" % args.images)
+    for k, (header, data) in enumerate(records):
+        path = os.path.join(folder, "c%d" % int(header.label), "%05d.jpg" % k)
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
     from concurrent.futures import ThreadPoolExecutor
     cv2.setNumThreads(1)
 
@@ -116,17 +166,23 @@ def main():
             yield batch.data[0]
     figures["GluonCV-style single ImageRecordIter, complete"] = rate(gluoncv_style)
 
+    stages, busy = stage_times(rec, args.batch, args.threads)
     machine = machine_info()
     print("%s, %d cores, MXNet %s; %d JPEGs 500x375 (%.0f KB avg), %d threads, batch %d, crop 224"
           % (machine["cpu"], machine["cores"], machine["mxnet"], len(jpegs), np.mean([len(b) for b in jpegs]) / 1024,
              args.threads, args.batch))
     for name, value in figures.items():
         print("  %-52s %7.0f img/s  %5.2f of the decode limit" % (name, value, value / limit))
+    print("  DataLoader backend, thread time per image (threads busy %.0f%% of the time):" % (100 * busy))
+    for name, ms in stages.items():
+        print("    %-40s %6.3f ms  %4.0f%%" % (name, ms, 100 * ms / sum(stages.values())))
+    print("    decode limit: %.3f ms per image per thread" % (args.threads / limit * 1000))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "input_pipeline.jsonl"), "a") as f:
         f.write(json.dumps({"time": time.time(), "machine": machine, "threads": args.threads, "batch": args.batch,
                             "images": len(jpegs), "img_per_s": figures,
-                            "ratio_to_decode_limit": {k: v / limit for k, v in figures.items()}}) + "\n")
+                            "ratio_to_decode_limit": {k: v / limit for k, v in figures.items()},
+                            "dataloader_ms_per_image": stages}) + "\n")
 
 
 if __name__ == "__main__":

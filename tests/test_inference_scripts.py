@@ -23,7 +23,7 @@ evaluate, classify = _script("evaluate"), _script("classify")
 @pytest.fixture(scope="module")
 def run(fashion_jpegs, tmp_path_factory):
     save = tmp_path_factory.mktemp("run")
-    recipe = Recipe(dataset="images", model="cifar_resnet20_v1b", input_size=32, batch_size=32, epochs=3,
+    recipe = Recipe(dataset="images", model="cifar_resnet20_v1b", input_size=32, batch_size=32, epochs=4,
                     warmup_epochs=0.5, lr=0.2, jitter=0.2, lighting=0.0, save_dir=str(save),
                     rec_train=str(fashion_jpegs / "train_rec.rec"), rec_val=str(fashion_jpegs / "val_rec.rec"))
     return save, fit(recipe, progress=False)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gluon_tricks.data.pipeline import (Augment, BatchAugment, LoaderPipeline, RecordPipeline, SyntheticPipeline,
-                                        jitter_image, random_resized_crop_box, transform_image)
+from gluon_tricks.data.pipeline import (Augment, LoaderPipeline, RecordPipeline, SyntheticPipeline, jitter_image,
+                                        lighting_shift, normalise_into, random_resized_crop_box, transform_image)
 from gluon_tricks.data.recordio import RecordFileError, pack, read_lst, scan_records, write_lst
 
 SMALL = Augment(size=32)
@@ -197,24 +197,24 @@ def test_validation_transform_resizes_the_shorter_side_then_centre_crops():
     assert out[:, :14].max() == 0 and out[:, 18:].min() == 255
 
 
-def test_batch_augment_normalises_and_its_lighting_follows_the_formula():
-    rng = np.random.default_rng(0)
-    x = mx.nd.array(rng.integers(0, 256, (4, 3, 8, 8)), dtype="uint8")
-    plain = BatchAugment(Augment(size=8, jitter=0, lighting=0))
-    mean, std = np.array(Augment().mean).reshape(1, 3, 1, 1), np.array(Augment().std).reshape(1, 3, 1, 1)
-    expected = (x.asnumpy().astype(np.float32) - mean) / std
-    assert np.allclose(plain(x, rng).asnumpy(), expected, atol=1e-4)
-    assert np.allclose(plain(x, rng, train=False).asnumpy(), expected, atol=1e-4)
+def test_normalisation_writes_rgb_planes_and_lighting_follows_the_formula():
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 6, 3), dtype=np.uint8)
+    a = Augment()
+    mean, std = np.array(a.mean).reshape(3, 1, 1), np.array(a.std).reshape(3, 1, 1)
+    expected = (rgb.transpose(2, 0, 1) - mean) / std
+    out = np.full((3, 8, 6), np.nan, np.float32)
+    assert np.allclose(normalise_into(rgb, out, a.mean, a.std), expected, atol=1e-5)
+    # From OpenCV's BGR order the planes still come out RGB.
+    assert np.allclose(normalise_into(rgb[:, :, ::-1].copy(), out, a.mean, a.std, bgr=True), expected, atol=1e-5)
 
-    # Lighting alone: a per-image RGB offset 255 * eigvec @ (alpha * eigval), alpha ~ N(0, 0.1).
-    light = BatchAugment(Augment(size=8, jitter=0, lighting=0.1))
-    out = light(x, np.random.default_rng(5)).asnumpy() * std + mean
-    alpha = np.random.default_rng(5).normal(0, 0.1, (4, 3)) * np.array([0.2175, 0.0188, 0.0045])
-    shift = 255 * alpha @ np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
-                                    [-0.5836, -0.6948, 0.4203]]).T
-    assert np.allclose(out - x.asnumpy(), shift[:, :, None, None], atol=1e-3)
-
-    assert light(x, np.random.default_rng(5), train=False).asnumpy() == pytest.approx(expected, abs=1e-4)
+    # Lighting: an RGB offset 255 * eigvec @ (alpha * eigval), alpha ~ N(0, 0.1), before normalising.
+    shift = lighting_shift(np.random.default_rng(5), 0.1)
+    alpha = np.random.default_rng(5).normal(0, 0.1, 3) * np.array([0.2175, 0.0188, 0.0045])
+    by_hand = 255 * np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
+                              [-0.5836, -0.6948, 0.4203]]) @ alpha
+    assert np.allclose(shift, by_hand) and np.abs(shift).max() > 0.5
+    lit = normalise_into(rgb, out, a.mean, a.std, shift) * std + mean
+    assert np.allclose(lit - rgb.transpose(2, 0, 1), by_hand.reshape(3, 1, 1), atol=1e-3)
 
 
 def test_colour_jitter_is_brightness_then_contrast_then_saturation_clipped():
@@ -228,6 +228,8 @@ def test_colour_jitter_is_brightness_then_contrast_then_saturation_clipped():
         got = jitter_image(img, np.random.default_rng(seed), 0.4)
         assert got.dtype == np.uint8
         assert np.abs(got.astype(np.float64) - np.clip(x, 0, 255)).max() < 1  # cv2: float32 matrix, one rounding
+        bgr = jitter_image(img[:, :, ::-1].copy(), np.random.default_rng(seed), 0.4, bgr=True)
+        assert np.array_equal(bgr[:, :, ::-1], got)  # the same jitter on OpenCV's channel order
 
 
 # ----------------------------------------------------------------------------- sharding, synthetic
@@ -255,3 +257,17 @@ def test_synthetic_pipeline_shapes():
     batches = list(pipe.epoch())
     assert len(batches) == 3 and batches[0][0].shape == (4, 3, 32, 32) and batches[0][1].max() < 10
     assert math.isfinite(float(batches[0][0].mean().asscalar()))
+
+
+def test_loader_batches_are_the_normalised_rgb_images_in_order(packed):
+    prefix, _ = packed
+    pipe = LoaderPipeline(prefix + ".rec", 8, SMALL, train=False)
+    x, y = next(pipe.epoch())
+    assert x.dtype == np.float32 and x.shape == (8, 3, 32, 32)
+    reader = mx.recordio.MXIndexedRecordIO(prefix + ".idx", prefix + ".rec", "r")
+    mean, std = np.array(SMALL.mean).reshape(3, 1, 1), np.array(SMALL.std).reshape(3, 1, 1)
+    for k, key in enumerate(pipe.source.keys[:8]):
+        header, bgr = mx.recordio.unpack_img(reader.read_idx(key))
+        rgb = transform_image(bgr[:, :, ::-1], SMALL, None, train=False)
+        assert y[k].asscalar() == header.label
+        assert np.allclose(x[k].asnumpy(), (rgb.transpose(2, 0, 1) - mean) / std, atol=1e-4)

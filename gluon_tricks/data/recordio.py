@@ -180,10 +180,12 @@ def read_idx(path):
     return offsets
 
 
-def scan_records(rec, idx=None):
+def scan_records(rec, idx=None, extents=False):
     """``(keys, labels)`` of ``rec`` after a structural check done before MXNet reads it (MXNet
     aborts the process on a bad file): both files exist, every offset in ``idx`` points at a
-    record header inside ``rec`` and every record is complete. Reads 32 bytes per record."""
+    record header inside ``rec`` and every record is complete. Reads 32 bytes per record.
+    ``extents=True`` adds each image's ``(byte offset, length)`` (None for a record MXNet split
+    in parts), so a reader can fetch it in one call."""
     if not os.path.isfile(rec):
         raise RecordFileError("record file %s does not exist" % rec)
     idx = idx or os.path.splitext(rec)[0] + ".idx"
@@ -194,7 +196,7 @@ def scan_records(rec, idx=None):
     if not offsets:
         raise RecordFileError("index file %s is empty" % idx)
     size = os.path.getsize(rec)
-    keys, labels = [], []
+    keys, labels, where = [], [], []
     with open(rec, "rb") as f:
         for key, offset in offsets.items():
             if offset + 8 + IR_HEADER.size > size:
@@ -214,4 +216,6 @@ def scan_records(rec, idx=None):
                 label = struct.unpack("<f", f.read(4))[0]
             keys.append(key)
             labels.append(label)
-    return keys, labels
+            skip = IR_HEADER.size + 4 * max(flag, 0)
+            where.append(None if lrec >> 29 else (offset + 8 + skip, length - skip))
+    return (keys, labels, where) if extents else (keys, labels)
