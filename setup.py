@@ -2,7 +2,7 @@
 import os
 import re
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(HERE, "gluon_tricks", "__init__.py")) as f:
@@ -16,6 +16,10 @@ setup(
     long_description=open(os.path.join(HERE, "README.md")).read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["gluon_tricks", "gluon_tricks.*"]),
+    # Region decoding for the data loader; needs libjpeg-turbo's headers (Debian: libjpeg62-turbo-dev).
+    # Optional: without them the build goes on and the loader decodes whole images with OpenCV.
+    ext_modules=[Extension("gluon_tricks.data._jpeg", ["gluon_tricks/data/_jpeg.c"], libraries=["jpeg"],
+                           extra_compile_args=["-O2"], optional=True)],
     python_requires=">=3.8",
     # MXNet itself is an extra: the CPU and CUDA wheels are different distributions.
     install_requires=[

@@ -1,4 +1,5 @@
 """RecordIO packing, the ImageNet-style pipelines and what they do with bad data."""
+import glob
 import hashlib
 import json
 import math
@@ -271,3 +272,23 @@ def test_loader_batches_are_the_normalised_rgb_images_in_order(packed):
         rgb = transform_image(bgr[:, :, ::-1], SMALL, None, train=False)
         assert y[k].asscalar() == header.label
         assert np.allclose(x[k].asnumpy(), (rgb.transpose(2, 0, 1) - mean) / std, atol=1e-4)
+
+
+def test_region_decoding_gives_the_pixels_of_a_whole_decode(folder, monkeypatch):
+    from gluon_tricks.data import pipeline
+    assert pipeline._jpeg is not None, "the _jpeg extension was not built (needs libjpeg62-turbo-dev at install)"
+    rng = np.random.default_rng(0)
+    files = sorted(glob.glob(str(folder / "*" / "*")))  # colour, grayscale and CMYK JPEGs, a PNG, a broken file
+    big = cv2.imencode(".jpg", cv2.resize(_image(rng, 30, 40), (403, 301)))[1].tobytes()  # 4:2:0, odd size
+    bufs = [open(f, "rb").read() for f in files] + [big] * 20
+    a = Augment(size=16)
+    for k, buf in enumerate(bufs):
+        with_ext = pipeline.decode_crop_bgr(buf, a, np.random.default_rng(k))
+        monkeypatch.setattr(pipeline, "_jpeg", None)
+        whole = pipeline.decode_crop_bgr(buf, a, np.random.default_rng(k))
+        monkeypatch.undo()
+        assert (with_ext is None) == (whole is None)
+        if whole is not None:
+            assert with_ext.shape == whole.shape and np.array_equal(with_ext, whole)
+    assert pipeline._jpeg.size(big) == (301, 403) and pipeline._jpeg.size(b"not a jpeg") is None
+    assert pipeline._jpeg.region(big, 300, 0, 2, 1) is None  # a box outside the image
