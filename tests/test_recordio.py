@@ -292,3 +292,12 @@ def test_region_decoding_gives_the_pixels_of_a_whole_decode(folder, monkeypatch)
             assert with_ext.shape == whole.shape and np.array_equal(with_ext, whole)
     assert pipeline._jpeg.size(big) == (301, 403) and pipeline._jpeg.size(b"not a jpeg") is None
     assert pipeline._jpeg.region(big, 300, 0, 2, 1) is None  # a box outside the image
+
+
+def test_a_region_decoder_that_fails_in_this_process_is_dropped_with_a_warning(packed, monkeypatch):
+    from gluon_tricks.data import pipeline
+    broken = type("Shadowed", (), {"size": staticmethod(lambda buf: None), "region": staticmethod(lambda *a: None)})
+    monkeypatch.setattr(pipeline, "_jpeg", broken)
+    with pytest.warns(UserWarning, match="decoding whole images"):
+        pipe = LoaderPipeline(packed[0] + ".rec", 4, SMALL, train=True)
+    assert pipeline._jpeg is None and sum(len(y) for _, y in pipe.epoch(0)) == 20

@@ -44,8 +44,11 @@ static int supported(const struct jpeg_decompress_struct *cinfo)
     return cinfo->jpeg_color_space != JCS_CMYK && cinfo->jpeg_color_space != JCS_YCCK;
 }
 
-/* 1 and the size when the header reads, else 0. */
-static int read_size(const unsigned char *data, size_t len, int *height, int *width)
+/* Reads the header (size into *height, *width); then, when out is not NULL, decodes rows
+ * y .. y + h, columns x .. x + w (widened to whole blocks) into out, which holds
+ * h * capacity * 3 bytes, and gives the row width and the offset of column x. 1 on success. */
+static int read_jpeg(const unsigned char *data, size_t len, int *height, int *width, int y, int x, int h, int w,
+                     unsigned char *out, int capacity, int *stride, int *dx)
 {
     struct jpeg_decompress_struct cinfo;
     struct error_manager err;
@@ -59,51 +62,30 @@ static int read_size(const unsigned char *data, size_t len, int *height, int *wi
     jpeg_read_header(&cinfo, TRUE);
     *height = (int)cinfo.image_height;
     *width = (int)cinfo.image_width;
-    int ok = supported(&cinfo);
-    jpeg_destroy_decompress(&cinfo);
-    return ok;
-}
-
-/* Decode rows y .. y + h, columns x .. x + w (widened to whole blocks) into out, which holds
- * h * capacity * 3 bytes. 1 on success with the row width and the offset of column x. */
-static int read_region(const unsigned char *data, size_t len, int y, int x, int h, int w,
-                       unsigned char *out, int capacity, int *stride, int *dx)
-{
-    struct jpeg_decompress_struct cinfo;
-    struct error_manager err;
-    quiet(&cinfo, &err);
-    if (setjmp(err.jump)) {
+    if (!supported(&cinfo) || out == NULL || y < 0 || x < 0 || h < 1 || w < 1 || y + h > *height || x + w > *width) {
         jpeg_destroy_decompress(&cinfo);
-        return 0;
-    }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)len);
-    jpeg_read_header(&cinfo, TRUE);
-    if (!supported(&cinfo) || y < 0 || x < 0 || h < 1 || w < 1 || (JDIMENSION)(y + h) > cinfo.image_height
-        || (JDIMENSION)(x + w) > cinfo.image_width) {
-        jpeg_destroy_decompress(&cinfo);
-        return 0;
+        return supported(&cinfo) && out == NULL;
     }
     cinfo.out_color_space = JCS_EXT_BGR;
     jpeg_start_decompress(&cinfo);
     /* One column more on each side where there is one: an edge column's chroma is otherwise
      * upsampled as an image edge and differs from a full decode by up to ~15 levels. */
     JDIMENSION left = (JDIMENSION)(x - (x > 0));
-    JDIMENSION width = (JDIMENSION)w + (x > 0) + ((JDIMENSION)(x + w) < cinfo.image_width);
-    jpeg_crop_scanline(&cinfo, &left, &width);
-    if ((int)width > capacity) {
+    JDIMENSION cols = (JDIMENSION)w + (x > 0) + (x + w < *width);
+    jpeg_crop_scanline(&cinfo, &left, &cols);
+    if ((int)cols > capacity) {
         jpeg_destroy_decompress(&cinfo);
         return 0;
     }
     if (y > 0)
         jpeg_skip_scanlines(&cinfo, (JDIMENSION)y);
     while (cinfo.output_scanline < (JDIMENSION)(y + h)) {
-        JSAMPROW row = out + (size_t)(cinfo.output_scanline - y) * width * 3;
+        JSAMPROW row = out + (size_t)(cinfo.output_scanline - y) * cols * 3;
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
     jpeg_abort_decompress(&cinfo); /* the rows below the crop are never decoded */
     jpeg_destroy_decompress(&cinfo);
-    *stride = (int)width;
+    *stride = (int)cols;
     *dx = x - (int)left;
     return 1;
 }
@@ -116,7 +98,7 @@ static PyObject *size(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*", &data))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    ok = read_size(data.buf, (size_t)data.len, &height, &width);
+    ok = read_jpeg(data.buf, (size_t)data.len, &height, &width, 0, 0, 0, 0, NULL, 0, NULL, NULL);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     if (!ok)
@@ -127,7 +109,7 @@ static PyObject *size(PyObject *self, PyObject *args)
 static PyObject *region(PyObject *self, PyObject *args)
 {
     Py_buffer data;
-    int y, x, h, w, stride = 0, dx = 0, ok;
+    int y, x, h, w, height, width, stride = 0, dx = 0, ok;
     (void)self;
     if (!PyArg_ParseTuple(args, "y*iiii", &data, &y, &x, &h, &w))
         return NULL;
@@ -143,7 +125,7 @@ static PyObject *region(PyObject *self, PyObject *args)
     }
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(pixels);
     Py_BEGIN_ALLOW_THREADS
-    ok = read_region(data.buf, (size_t)data.len, y, x, h, w, out, capacity, &stride, &dx);
+    ok = read_jpeg(data.buf, (size_t)data.len, &height, &width, y, x, h, w, out, capacity, &stride, &dx);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&data);
     if (!ok) {

@@ -129,6 +129,23 @@ except ImportError:
     _jpeg = None
 
 
+def check_region_decoder():
+    """Keep ``_jpeg`` only if it decodes in this process. A library loaded with global symbols
+    can shadow libjpeg's (importing horovod.mxnet does: MXNet's own copy answers "Wrong JPEG
+    library version"); then every JPEG would fall back to a whole decode one by one, so say it
+    once and decode whole images from the start."""
+    global _jpeg
+    if _jpeg is None:
+        return False
+    import cv2
+    probe = cv2.imencode(".jpg", np.zeros((16, 24, 3), np.uint8))[1].tobytes()
+    if _jpeg.size(probe) != (16, 24):
+        warnings.warn("region decoding of JPEGs does not work in this process (another libjpeg is loaded with "
+                      "global symbols, e.g. by horovod.mxnet); decoding whole images, which is slower")
+        _jpeg = None
+    return _jpeg is not None
+
+
 def decode_crop_bgr(buf, augment, rng):
     """Encoded bytes -> the random-resized-crop region (BGR uint8), or None if undecodable.
 
@@ -392,6 +409,8 @@ class LoaderPipeline(_Pipeline):
         super().__init__(batch_size, augment or Augment(), train, seed, part_index, num_parts, ctx)
         import cv2
         cv2.setNumThreads(1)  # process-wide: the pool is parallel over images, not within one
+        if train:
+            check_region_decoder()
         self.source = ImageSource(path, idx, classes)
         self.labels = self.source.labels
         self.num_records = len(self.source)
