@@ -11,7 +11,8 @@ then measures on the same files and the same number of threads:
 * ours, DataLoader backend over the .rec and over a folder of the same JPEG files (the whole
   augmentation per image in a thread pool, written into the batch), decoding only each crop's
   region of the JPEG (the _jpeg extension), and the same with whole-image decoding;
-* GluonCV's way: one ImageRecordIter with preprocess_threads = threads.
+* GluonCV's ways: one ImageRecordIter with preprocess_threads = threads, and a Gluon DataLoader
+  (``threads`` worker processes) with Gluon's transforms over the folder.
 
 Prints img/s and the ratio to the decode limit, then where the DataLoader backend's thread time
 goes per image; appends a record to bench/results/input_pipeline.jsonl.
@@ -67,7 +68,7 @@ def rate(batches, passes=PASSES):
         next(it)[0].wait_to_read()
         tic, n = time.time(), 0
         for x in it:
-            x = x[0] if isinstance(x, tuple) else x
+            x = x[0] if isinstance(x, (tuple, list)) else x
             x.wait_to_read()
             n += x.shape[0]
         best = max(best, n / (time.time() - tic))
@@ -176,6 +177,17 @@ def main():
         for batch in it:
             yield batch.data[0]
     figures["GluonCV-style single ImageRecordIter, complete"] = rate(gluoncv_style)
+
+    def gluon_dataloader():  # GluonCV's folder path: Gluon transforms in a Gluon DataLoader's worker processes
+        from mxnet.gluon.data import DataLoader
+        from mxnet.gluon.data.vision import ImageFolderDataset, transforms
+        augment = transforms.Compose([
+            transforms.RandomResizedCrop(224), transforms.RandomFlipLeftRight(),
+            transforms.RandomColorJitter(brightness=0.4, contrast=0.4, saturation=0.4), transforms.RandomLighting(0.1),
+            transforms.ToTensor(), transforms.Normalize([m / 255 for m in IMAGENET_MEAN], [s / 255 for s in IMAGENET_STD])])
+        data = ImageFolderDataset(folder).transform_first(augment)
+        return DataLoader(data, batch_size=args.batch, shuffle=True, last_batch="discard", num_workers=args.threads)
+    figures["Gluon DataLoader + Gluon transforms (GluonCV's folder path)"] = rate(gluon_dataloader)
 
     stages, busy = stage_times(rec, args.batch, args.threads)
     machine = machine_info()
