@@ -36,9 +36,10 @@ class Recipe:
     rec_train_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
     rec_val: Optional[str] = opt(None, "images: the validation .rec")
     rec_val_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
-    data_backend: str = opt("dataloader", "images from .rec files: our loader (OpenCV in a thread pool; 1.7x "
-                                          "ImageRecordIter's img/s on 2 cores, bench/RESULTS.md; folders always use "
-                                          "it) or MXNet's ImageRecordIter (augments in C++)",
+    data_backend: str = opt("dataloader", "images from .rec files: our loader (OpenCV in a thread pool, decoding "
+                                          "only each crop's region; 2.2x ImageRecordIter's img/s on 2 cores, "
+                                          "bench/RESULTS.md; folders always use it) or MXNet's ImageRecordIter "
+                                          "(augments in C++)",
                             choices=("imagerecorditer", "dataloader"))
     input_size: int = opt(224, "images: training crop and validation centre-crop size")
     crop_ratio: float = opt(0.875, "images: validation resizes the shorter side to input_size / crop_ratio")
