@@ -83,8 +83,8 @@ def main(argv=None):
         results = ablate.run_grid(rows, seeds, args.out, progress=args.progress,
                                   echo=lambda line: print(line, flush=True))
         summary = ablate.summarise(results)
-        title = "%s, %s, %d epochs%s, seeds %s%s" % (
-            base.model, base.dataset, base.epochs,
+        title = "baseline %s (rows switch its variant), %s, %d epochs%s, seeds %s%s" % (
+            rows[0][1].model, base.dataset, base.epochs,
             ", %d training images" % base.train_samples if base.train_samples else "", ",".join(map(str, seeds)),
             ", each trick alone" if args.independent else ", tricks stacked")
         paths = ablate.write_report(summary, args.out, title)
