@@ -80,7 +80,6 @@ def stage_times(rec, batch, threads):
     by wrapping the very functions the pipeline calls (ms per image, summed over threads)."""
     import collections
     import threading
-    from gluon_tricks.data import pipeline
     spent, lock = collections.defaultdict(float), threading.Lock()
 
     def timed(name, fn):

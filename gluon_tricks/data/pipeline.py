@@ -344,15 +344,15 @@ class ImageSource:
         else:
             self._idx = idx or os.path.splitext(path)[0] + ".idx"
             self.keys, self.labels, self.extents = scan_records(path, self._idx, extents=True)
-            self.classes, self.files, self._fd = None, None, None
-            self._lock = threading.Lock()
+            self.classes, self.files = None, None
+            self._fd = os.open(path, os.O_RDONLY)  # pread needs no seek: every thread shares it
         _check_labels(self.labels, self.keys, classes, path)
 
     def __len__(self):
         return len(self.keys)
 
     def __del__(self):
-        if getattr(self, "_fd", None) is not None:
+        if getattr(self, "_fd", None) is not None:  # absent when the checks in __init__ failed
             os.close(self._fd)
 
     def read(self, i):
@@ -366,10 +366,6 @@ class ImageSource:
                 return mx.recordio.unpack(reader.read_idx(self.keys[i]))[1]
             finally:
                 reader.close()
-        if self._fd is None:
-            with self._lock:
-                if self._fd is None:
-                    self._fd = os.open(self.path, os.O_RDONLY)
         offset, length = self.extents[i]
         return os.pread(self._fd, length, offset)
 
