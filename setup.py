@@ -21,6 +21,9 @@ setup(
     ext_modules=[Extension("gluon_tricks.data._jpeg", ["gluon_tricks/data/_jpeg.c"], libraries=["jpeg"],
                            extra_compile_args=["-O2"], optional=True)],
     python_requires=">=3.8",
+    # The scripts users run most, as commands; `python scripts/<name>.py` runs the same code.
+    entry_points={"console_scripts": ["gt-%s = gluon_tricks.cli.%s:main" % (name.replace("_", "-"), name) for name in (
+        "train_imagenet", "train_cifar", "evaluate", "classify", "export", "benchmark", "ablate", "pack")]},
     # MXNet itself is an extra: the CPU and CUDA wheels are different distributions.
     install_requires=[
         "numpy<1.24",          # MXNet 1.9.1 uses numpy aliases removed in 1.24

@@ -17,18 +17,17 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 
 
 def measure(args):
     """Runs inside the subprocess: one dtype."""
     import gluon_tricks  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
     import mxnet as mx
-    from gluon_tricks.train import Recipe
-    from gluon_tricks.train.loop import Stepper, build_loss, build_net, build_trainer
-    if args.dtype == "bfloat16":
-        from mxnet.contrib import amp
-        amp.init(target_dtype="bfloat16")
+    from mxnet.contrib import amp
+    from gluon_tricks.train import Precision, Recipe
+    from gluon_tricks.train.step import Stepper, build_loss, build_trainer
+    from gluon_tricks.zoo import build_net
+    precision = Precision(args.dtype).activate()
     ctx = [mx.cpu()]
     # GEMM limit of this dtype: FullyConnected with N=M=K=4096.
     n = 4096
@@ -48,19 +47,21 @@ def measure(args):
     x = mx.nd.random.uniform(shape=(args.batch, args.channels, args.size, args.size))
     y = mx.nd.array([i % 10 for i in range(args.batch)])
     recipe = Recipe(model=args.model, batch_size=args.batch, dtype=args.dtype, lr=0.01)
-    net = build_net(args.model, 10, x[:1], ctx, dtype=args.dtype)
-    stepper = Stepper(recipe, net, build_trainer(recipe, net), build_loss(recipe), ctx, 10)
+    net = precision.prepare(build_net(args.model, 10, x[:1], ctx))
+    trainer = build_trainer(recipe, net, precision=precision)
+    stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctx, 10, precision=precision)
 
     def train_step():
-        return stepper(x, y, 0, None)[1][-1][0][-1]
+        stepper(x, y, 0, None)
 
     def timed(fn, iters):
-        fn().wait_to_read()
-        fn().wait_to_read()
+        for _ in range(2):
+            fn()
+            mx.nd.waitall()
         tic = time.time()
         for _ in range(iters):
-            out = fn()
-        out.wait_to_read()
+            fn()
+        mx.nd.waitall()  # the last backward and update too, not only the last output
         return args.batch * iters / (time.time() - tic)
     train = timed(train_step, args.iters)
     infer = timed(lambda: net(x), args.iters)
@@ -78,8 +79,7 @@ def main():
     args = p.parse_args()
     if args.dtype:
         return measure(args)
-    sys.path.insert(0, os.path.join(HERE, ".."))
-    from gluon_tricks.train.loop import machine_info
+    from gluon_tricks.machine import machine_info
     from gluon_tricks.train.precision import PrecisionUnsupported, check_dtype
     import mxnet as mx
     machine = machine_info()

@@ -8,13 +8,13 @@ then measures on the same files and the same number of threads:
 * ours, ImageRecordIter backend: one iterator per thread, the whole augmentation in C++
   (random-resized crop 224, flip, jitter 0.4, PCA lighting 0.1, normalisation);
 * the same iterators with crop and flip only (uint8): what decoding and cropping alone cost;
-* ours, DataLoader backend over the .rec and over a folder of the same JPEG files (the whole
+* ours, threads backend over the .rec and over a folder of the same JPEG files (the whole
   augmentation per image in a thread pool, written into the batch), decoding only each crop's
   region of the JPEG (the _jpeg extension), and the same with whole-image decoding;
 * GluonCV's ways: one ImageRecordIter with preprocess_threads = threads, and a Gluon DataLoader
   (``threads`` worker processes) with Gluon's transforms over the folder.
 
-Prints img/s and the ratio to the decode limit, then where the DataLoader backend's thread time
+Prints img/s and the ratio to the decode limit, then where the threads backend's thread time
 goes per image; appends a record to bench/results/input_pipeline.jsonl.
 
     python bench/input_pipeline.py                 # 2 threads, 800 images, batch 64
@@ -23,21 +23,20 @@ goes per image; appends a record to bench/results/input_pipeline.jsonl.
 import argparse
 import json
 import os
-import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, ".."))
 
 import gluon_tricks  # noqa: E402,F401  (sets OMP_NUM_THREADS before MXNet loads)
 import cv2  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gluon_tricks.data import pipeline  # noqa: E402
-from gluon_tricks.data.pipeline import IMAGENET_MEAN, IMAGENET_STD, Augment, LoaderPipeline, RecordPipeline  # noqa: E402
+from gluon_tricks.data import backends, decode, sources  # noqa: E402
+from gluon_tricks.data.augment import IMAGENET_MEAN, IMAGENET_STD, Augment  # noqa: E402
+from gluon_tricks.data.backends import RecordPipeline, ThreadedPipeline  # noqa: E402
 from gluon_tricks.data.recordio import pack  # noqa: E402
-from gluon_tricks.train.loop import machine_info  # noqa: E402
+from gluon_tricks.machine import machine_info  # noqa: E402
 
 
 def make_images(root, n, seed=0):
@@ -76,7 +75,7 @@ def rate(batches, passes=PASSES):
 
 
 def stage_times(rec, batch, threads):
-    """Thread time per image in each step of the DataLoader backend's per-image work, measured
+    """Thread time per image in each step of the threads backend's per-image work, measured
     by wrapping the very functions the pipeline calls (ms per image, summed over threads)."""
     import collections
     import threading
@@ -92,14 +91,15 @@ def stage_times(rec, batch, threads):
                     spent[name] += time.perf_counter() - tic
         return wrapper
 
-    steps = {"read": (pipeline.ImageSource, "read"), "decode the crop's region": (pipeline, "decode_crop_bgr"),
-             "resize+flip": (pipeline, "resize_and_flip"), "colour jitter": (pipeline, "jitter_image"),
-             "lighting+normalise into the batch": (pipeline, "normalise_into")}
+    # Wrapped where the threads backend looks them up.
+    steps = {"read": (sources.ImageSource, "read"), "decode the crop's region": (decode, "crop_bgr"),
+             "resize+flip": (backends, "resize_and_flip"), "colour jitter": (backends, "jitter_image"),
+             "lighting+normalise into the batch": (backends, "normalise_into")}
     originals = {name: getattr(owner, attr) for name, (owner, attr) in steps.items()}
     try:
         for name, (owner, attr) in steps.items():
             setattr(owner, attr, timed(name, originals[name]))
-        loader = LoaderPipeline(rec, batch, threads=threads)
+        loader = ThreadedPipeline(rec, batch, threads=threads)
         for _ in loader.epoch(0):  # warm-up pass, then the measured one
             pass
         spent.clear()
@@ -158,13 +158,13 @@ def main():
     figures["ours, ImageRecordIter backend, complete"] = rate(lambda: ours.epoch(0))
     crop_only = RecordPipeline(rec, args.batch, Augment(jitter=0, lighting=0), threads=args.threads)
     figures["ours, ImageRecordIter backend, crop+flip only"] = rate(lambda: crop_only.epoch(0))
-    loader_rec = LoaderPipeline(rec, args.batch, threads=args.threads)
-    figures["ours, DataLoader backend over .rec, complete"] = rate(lambda: loader_rec.epoch(0))
-    loader_dir = LoaderPipeline(folder, args.batch, threads=args.threads)
-    figures["ours, DataLoader backend over folder, complete"] = rate(lambda: loader_dir.epoch(0))
-    region_decoder, pipeline._jpeg = pipeline._jpeg, None  # the same loader decoding whole images
-    figures["ours, DataLoader backend over .rec, whole-image decode"] = rate(lambda: loader_rec.epoch(0))
-    pipeline._jpeg = region_decoder
+    loader_rec = ThreadedPipeline(rec, args.batch, threads=args.threads)
+    figures["ours, threads backend over .rec, complete"] = rate(lambda: loader_rec.epoch(0))
+    loader_dir = ThreadedPipeline(folder, args.batch, threads=args.threads)
+    figures["ours, threads backend over folder, complete"] = rate(lambda: loader_dir.epoch(0))
+    region_decoder, decode._jpeg = decode._jpeg, None  # the same loader decoding whole images
+    figures["ours, threads backend over .rec, whole-image decode"] = rate(lambda: loader_rec.epoch(0))
+    decode._jpeg = region_decoder
 
     def gluoncv_style():  # one ImageRecordIter with every augmentation, as GluonCV's script sets it
         it = mx.io.ImageRecordIter(
@@ -195,7 +195,7 @@ def main():
              args.threads, args.batch))
     for name, value in figures.items():
         print("  %-52s %7.0f img/s  %5.2f of the decode limit" % (name, value, value / limit))
-    print("  DataLoader backend, thread time per image (threads busy %.0f%% of the time):" % (100 * busy))
+    print("  threads backend, thread time per image (threads busy %.0f%% of the time):" % (100 * busy))
     for name, ms in stages.items():
         print("    %-40s %6.3f ms  %4.0f%%" % (name, ms, 100 * ms / sum(stages.values())))
     print("    decode limit: %.3f ms per image per thread" % (args.threads / limit * 1000))

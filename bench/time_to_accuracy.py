@@ -12,15 +12,12 @@ beside the figures, and appends a JSON line to bench/results/time_to_accuracy.js
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
 import gluon_tricks  # noqa: E402,F401  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_tricks.train import Recipe, fit  # noqa: E402
-from gluon_tricks.train.loop import machine_info  # noqa: E402
+from gluon_tricks.machine import machine_info  # noqa: E402
 from gluon_tricks.train.report import read_log  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

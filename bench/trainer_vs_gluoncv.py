@@ -14,10 +14,7 @@ the two so slow drifts of the machine hit both. Prints img/s and the ratio ours/
 import argparse
 import json
 import os
-import sys
 import time
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import gluon_tricks  # noqa: E402,F401  (sets OMP_NUM_THREADS before MXNet loads)
 import mxnet as mx  # noqa: E402
@@ -25,7 +22,8 @@ from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_tricks import get_model  # noqa: E402
 from gluon_tricks.train import Recipe  # noqa: E402
-from gluon_tricks.train.loop import Meter, Stepper, build_loss, build_trainer, machine_info  # noqa: E402
+from gluon_tricks.machine import machine_info  # noqa: E402
+from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer  # noqa: E402
 
 
 def gluoncv_loop(name, x, y, classes):

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from .models import model_settings
 from .train import Recipe, fit
 from .train.report import read_log
 
@@ -147,3 +148,40 @@ def write_report(summary, out, title):
     fig.savefig(paths["chart"], dpi=110)
     plt.close(fig)
     return paths
+
+
+def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher_params=None, train_teacher=False,
+           progress=False, echo=print):
+    """Run the grid's ``rows`` (labels; default: all, without distillation unless a teacher can be
+    had) on ``base`` for every seed under ``out``; (summary, report paths). ``train_teacher``
+    trains ``teacher`` first with the recipe of the row before distillation (seed 0)."""
+    if not seeds:
+        raise ValueError("no seeds given")
+    model_settings(base.model)
+    grid = GRID
+    if rows:
+        unknown = sorted(set(rows) - {label for label, _ in grid})
+        if unknown:
+            raise ValueError("unknown row(s) %s; rows are: %s" % (unknown, "; ".join(l for l, _ in grid)))
+        grid = [g for g in grid if g[0] in rows or g[0] == "baseline"]
+    elif not (teacher and (teacher_params or train_teacher)):
+        grid = [g for g in grid if "teacher" not in g[1]]
+    distils = any("teacher" in g[1] for g in grid)
+    if distils and not teacher:
+        raise ValueError("the distillation row needs --teacher MODEL (and --teacher-params or --train-teacher)")
+    if teacher:
+        model_settings(teacher)
+    if train_teacher and distils:
+        before = row_recipes(base, [g for g in grid if "teacher" not in g[1]], independent)[-1][1]
+        recipe = dataclasses.replace(before, model=teacher, seed=0, save_dir=os.path.join(out, "teacher"))
+        if finished_accuracy(recipe) is None:
+            echo("training the teacher: %s" % recipe.short())
+            fit(recipe, progress=progress, resume=True)
+        teacher_params = os.path.join(recipe.save_dir, "best.params")
+    recipes = row_recipes(base, grid, independent, teacher, teacher_params)
+    summary = summarise(run_grid(recipes, seeds, out, progress=progress, echo=echo))
+    title = "baseline %s (rows switch its variant), %s, %d epochs%s, seeds %s%s" % (
+        recipes[0][1].model, base.dataset, base.epochs,
+        ", %d training images" % base.train_samples if base.train_samples else "", ",".join(map(str, seeds)),
+        ", each trick alone" if independent else ", tricks stacked")
+    return summary, write_report(summary, out, title)

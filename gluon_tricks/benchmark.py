@@ -12,8 +12,9 @@ import numpy as np
 from mxnet import autograd
 
 from .models import get_model, list_models
-from .train import Recipe
-from .train.loop import Meter, Stepper, build_loss, build_net, build_trainer
+from .train import Precision, Recipe
+from .train.step import Meter, Stepper, build_loss, build_trainer
+from .zoo import build_net
 
 # GluonCV's published ImageNet top-1 (%) for the weights our architectures load (GluonCV model zoo;
 # the v1 and v2 rows are MXNet's original Gluon weights, republished by GluonCV).
@@ -44,13 +45,10 @@ def training_speed(model, batch, shape, dtype="float32", steps=10, warmup=3, cla
     """Images per second of full training steps (our Stepper) on one synthetic batch."""
     ctx = ctx or mx.cpu()
     r = Recipe(model=model, dtype=dtype, batch_size=batch, lr=0.01, **recipe)
-    net = build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx], dtype)
-    trainer = build_trainer(r, net)
-    scaler = None
-    if dtype == "float16":
-        from .train.precision import LossScaler
-        scaler = LossScaler(2.0 ** 16)
-    stepper = Stepper(r, net, trainer, build_loss(r), [ctx], classes, scaler=scaler)
+    precision = Precision(dtype).activate()
+    net = precision.prepare(build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
+    trainer = build_trainer(r, net, precision=precision)
+    stepper = Stepper(r, net, trainer, build_loss(r), [ctx], classes, precision=precision)
     x, y = _batch(shape, batch, classes, ctx)
     meter = Meter()
 
@@ -70,6 +68,24 @@ def training_speed(model, batch, shape, dtype="float32", steps=10, warmup=3, cla
     seconds = time.perf_counter() - tic
     return {"model": model, "batch": batch, "dtype": dtype, "steps": steps, "img_per_s": batch * steps / seconds,
             "step_ms": 1000 * seconds / steps}
+
+
+def speed_rows(model, batches, shape, precision, mode="both", steps=10, warmup=3, classes=1000, ctx=None):
+    """(rows, params, multiply-adds): per batch size, inference latency and/or training img/s
+    under ``precision``; complexity only for float32 (AMP's casts would count as layers)."""
+    ctx = ctx or mx.cpu()
+    net = precision.activate().prepare(build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
+    params, macs = complexity(net, shape) if precision.dtype == "float32" else (None, None)
+    rows = []
+    for batch in batches:
+        row = {"batch": batch}
+        if mode != "train":
+            row.update(inference_latency(net, batch, shape, steps, warmup, ctx, precision.input_dtype))
+        if mode != "inference":
+            trained = training_speed(model, batch, shape, precision.dtype, steps, warmup, classes, ctx)
+            row.update(train_img_per_s=trained["img_per_s"], train_step_ms=trained["step_ms"])
+        rows.append(row)
+    return rows, params, macs
 
 
 def inference_latency(net, batch, shape, iters=20, warmup=3, ctx=None, dtype="float32"):

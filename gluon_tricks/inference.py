@@ -6,12 +6,12 @@ import os
 import mxnet as mx
 import numpy as np
 
-from . import data as datasets
-from .train import Recipe
+from .data import DATASETS
+from .data.augment import transform_image
+from .data.loaders import augment
 from .train.checkpoint import Checkpoints
-from .train.loop import build_net, classifier_size, pretrained_file
-
-SMALL_SIZES = {"fashion-mnist": 28, "cifar10": 32, "cifar100": 32}
+from .train.config import Recipe
+from .zoo import build_net, classifier_size, pretrained_file
 
 
 class Predictor:
@@ -54,6 +54,7 @@ class Predictor:
         sample = mx.nd.zeros((1,) + input_shape(recipe))
         kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
         net = build_net(model, count, sample, [ctx], params=path, **kwargs)
+        net.hybridize(static_alloc=True, static_shape=True)
         return cls(net, recipe, class_names(classes, count), ctx)
 
     def preprocess(self, path):
@@ -66,12 +67,11 @@ class Predictor:
         if img is None:
             raise ValueError("%s is not a decodable image" % path)
         mean, std, _ = normalisation(self.recipe)
-        if self.recipe.dataset in SMALL_SIZES:
+        if self.recipe.dataset in DATASETS:
             img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
             img = img if channels == 1 else img[:, :, ::-1]  # OpenCV's BGR -> RGB
         else:
-            augment = datasets.Augment(self.recipe.input_size, self.recipe.crop_ratio)
-            img = datasets.pipeline.transform_image(img[:, :, ::-1], augment, None, train=False)
+            img = transform_image(img[:, :, ::-1], augment(self.recipe), None, train=False)
         img = img.reshape(size, size, channels).astype(np.float32)
         x = (img - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
         return mx.nd.array(x.transpose(2, 0, 1)[None], ctx=self.ctx)
@@ -91,17 +91,18 @@ class Predictor:
 
 def input_shape(recipe):
     """(C, H, W) of the network input a recipe trains on."""
-    if recipe.dataset in SMALL_SIZES:
-        return (len(datasets.STATS[recipe.dataset][0]),) + (SMALL_SIZES[recipe.dataset],) * 2
+    if recipe.dataset in DATASETS:
+        return DATASETS[recipe.dataset].input_shape
     return (3, recipe.input_size, recipe.input_size)
 
 
 def normalisation(recipe):
     """(mean, std, shorter side before the centre crop) of a recipe's inputs, on 0-255 RGB."""
-    if recipe.dataset in SMALL_SIZES:
-        return datasets.STATS[recipe.dataset] + (SMALL_SIZES[recipe.dataset],)
-    augment = datasets.Augment(recipe.input_size, recipe.crop_ratio)
-    return augment.mean, augment.std, augment.val_resize
+    if recipe.dataset in DATASETS:
+        info = DATASETS[recipe.dataset]
+        return info.mean, info.std, info.size
+    a = augment(recipe)
+    return a.mean, a.std, a.val_resize
 
 
 def class_names(classes, count):

@@ -11,10 +11,7 @@ example:
   python scripts/launch.py -n 2 -s 1 --launcher local \\
       python scripts/train_cifar.py --kv-store dist_sync --batch-size 64 --save-dir runs/dist
 """
-import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):

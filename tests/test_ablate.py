@@ -1,18 +1,14 @@
 """The ablation harness: rows are the recipe changes they claim, statistics are right, runs resume."""
 import csv
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from gluon_tricks import ablate
+from gluon_tricks.cli import ablate as script
 from gluon_tricks.train import Recipe
 
-spec = importlib.util.spec_from_file_location("ablate_script", os.path.join(ROOT, "scripts", "ablate.py"))
-script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(script)
 
 
 def _diff(a, b):

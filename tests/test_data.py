@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from gluon_tricks.data import ArrayLoader, DatasetNotFound, ImageArrays, fashion_mnist_dir, read_idx
+from gluon_tricks.data import ArrayLoader, BatchErasing, DatasetNotFound, ImageArrays, fashion_mnist_dir, read_idx
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, load_fashion_mnist
 
 
@@ -103,7 +103,7 @@ def test_epochs_are_reproducible_and_differ():
 def test_starting_mid_epoch_gives_the_same_batches():
     data = _toy(n=6)
     loader = ArrayLoader(data, batch_size=2, mean=(0.0,), std=(1.0,), train=True, pad=1, flip=True,
-                         cutout=2, erase_prob=0.5, seed=4)
+                         batch_transform=BatchErasing(2, 0.5), seed=4)
     full = [(x.asnumpy(), y.asnumpy()) for x, y in loader.epoch(3)]
     tail = [(x.asnumpy(), y.asnumpy()) for x, y in loader.epoch(3, start=1)]
     assert len(tail) == 2
@@ -113,7 +113,7 @@ def test_starting_mid_epoch_gives_the_same_batches():
 
 
 def test_cutout_zeroes_one_clipped_square_per_image():
-    from gluon_tricks.data.small import cutout
+    from gluon_tricks.data.augment import cutout
 
     x = np.ones((200, 1, 8, 8), np.float32)
     cutout(x, 4, np.random.default_rng(0))
@@ -127,7 +127,7 @@ def test_cutout_zeroes_one_clipped_square_per_image():
 
 
 def test_random_erasing_probability_and_box_area():
-    from gluon_tricks.data.small import random_erase
+    from gluon_tricks.data.augment import random_erase
 
     x = np.zeros((400, 3, 16, 16), np.float32)
     random_erase(x, 0.5, np.random.default_rng(0))

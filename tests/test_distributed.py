@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, TRAIN_CIFAR, train_cifar
 from test_engine import GLOBAL_BN, QUICK, _final_params, _max_diff, needs_data
 
-from gluon_tricks.data.small import ArrayLoader, ImageArrays
+from gluon_tricks.data import ArrayLoader, BatchErasing, ImageArrays
 from gluon_tricks.launch import _option
 from gluon_tricks.train import parallel
 from gluon_tricks.train.report import read_log
@@ -30,7 +30,7 @@ def launch(workers, *command, timeout=600):
 def test_shards_of_a_global_batch_are_the_whole_batch():
     images = np.random.default_rng(0).integers(0, 255, (40, 6, 6, 1), dtype=np.uint8)
     data = ImageArrays(images, np.arange(40) % 10, [str(i) for i in range(10)])
-    kw = dict(mean=(0.0,), std=(1.0,), train=True, pad=1, flip=True, cutout=2, seed=3)
+    kw = dict(mean=(0.0,), std=(1.0,), train=True, pad=1, flip=True, batch_transform=BatchErasing(2, 0.3), seed=3)
     whole = list(ArrayLoader(data, 8, **kw).epoch(1))
     parts = [list(ArrayLoader(data, 4, part_index=r, num_parts=2, **kw).epoch(1)) for r in range(2)]
     assert len(whole) == len(parts[0]) == len(parts[1]) == 5

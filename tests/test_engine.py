@@ -15,7 +15,7 @@ from conftest import TRAIN_CIFAR, train_cifar
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, fit
 from gluon_tricks.train.checkpoint import CheckpointError, Checkpoints
-from gluon_tricks.train.precision import BF16_CPU_FLAGS, cpu_flags
+from gluon_tricks.machine import BF16_CPU_FLAGS, cpu_flags
 from gluon_tricks.train.report import read_log
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gluon_tricks.data.pipeline import (Augment, LoaderPipeline, RecordPipeline, SyntheticPipeline, jitter_image,
-                                        lighting_shift, normalise_into, random_resized_crop_box, transform_image)
+from gluon_tricks.data.augment import (Augment, jitter_image, lighting_shift, normalise_into, random_resized_crop_box,
+                                       transform_image)
+from gluon_tricks.data.backends import RecordPipeline, SyntheticPipeline, ThreadedPipeline
 from gluon_tricks.data.recordio import RecordFileError, pack, read_lst, scan_records, write_lst
 
 SMALL = Augment(size=32)
@@ -45,8 +46,7 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def packed(folder, tmp_path_factory):
     prefix = str(tmp_path_factory.mktemp("rec") / "train")
-    with pytest.warns(UserWarning, match="broken.jpg"):
-        summary = pack(str(folder), prefix, resize=36, workers=2, progress=False)
+    summary = pack(str(folder), prefix, resize=36, workers=2, progress=False)
     return prefix, summary
 
 
@@ -98,7 +98,7 @@ def test_files_from_mxnets_im2rec_feed_our_pipelines(folder, tmp_path):
     for args in (["--list", "--recursive", prefix, str(clean)], ["--num-thread", "1", prefix, str(clean)]):
         subprocess.run([sys.executable, im2rec, *args], check=True, capture_output=True)
     for pipe in (RecordPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2),
-                 LoaderPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2)):
+                 ThreadedPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2)):
         ys = np.concatenate([y.asnumpy() for _, y in pipe.epoch()])
         assert sorted(ys.tolist()) == [0.0] * 4 + [1.0] * 4
 
@@ -125,7 +125,7 @@ def test_truncated_rec_missing_idx_and_foreign_idx_stop_with_the_file_named(copy
         RecordPipeline(prefix + ".rec", 4, SMALL)
     os.remove(prefix + ".idx")
     with pytest.raises(RecordFileError, match="copy.idx .* does not exist"):
-        LoaderPipeline(prefix + ".rec", 4, SMALL)
+        ThreadedPipeline(prefix + ".rec", 4, SMALL)
     with open(prefix + ".idx", "w") as f:
         f.write("0\t17\n")  # an offset where no record starts
     with pytest.raises(RecordFileError, match="no record at byte 17"):
@@ -150,27 +150,28 @@ def _rec_with_undecodable(tmp_path, bad=(3, 6), n=10):
     return prefix
 
 
-@pytest.mark.parametrize("backend", [RecordPipeline, LoaderPipeline])
+@pytest.mark.parametrize("backend", [RecordPipeline, ThreadedPipeline])
 @pytest.mark.parametrize("train", [True, False])
-def test_undecodable_records_are_skipped_named_and_counted(tmp_path, backend, train):
+def test_undecodable_records_are_skipped_named_and_counted(tmp_path, capsys, backend, train):
     prefix = _rec_with_undecodable(tmp_path)
     before = _sha1(prefix + ".rec"), _sha1(prefix + ".idx")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # one clean line each, never a Python warning
         pipe = backend(prefix + ".rec", 2, SMALL, train=train, classes=2)
         seen = sum(len(y) for _, y in pipe.epoch(0))
-    messages = " ".join(str(w.message) for w in caught)
+    messages = capsys.readouterr().err
     assert "record 3 of" in messages and "record 6 of" in messages
+    assert all(line.startswith("gluon_tricks: ") for line in messages.splitlines() if "record" in line)
     assert pipe.skipped >= 1 and seen <= 8
     if not train:
         assert seen == 8 and pipe.skipped == 2  # every good record, once
     assert (_sha1(prefix + ".rec"), _sha1(prefix + ".idx")) == before  # the data set is not touched
 
 
-def test_folder_loader_names_an_unreadable_file(folder):
-    with pytest.warns(UserWarning, match="broken.jpg"):
-        pipe = LoaderPipeline(str(folder), 22, SMALL, train=False)
-        x, y = next(pipe.epoch())
+def test_folder_loader_names_an_unreadable_file(folder, capsys):
+    pipe = ThreadedPipeline(str(folder), 22, SMALL, train=False)
+    x, y = next(pipe.epoch())
+    assert "gluon_tricks: skipped %s: not a decodable image" % (folder / "zebra" / "broken.jpg") in capsys.readouterr().err
     assert x.shape == (21, 3, 32, 32) and pipe.skipped == 1
 
 
@@ -235,7 +236,7 @@ def test_colour_jitter_is_brightness_then_contrast_then_saturation_clipped():
 
 # ----------------------------------------------------------------------------- sharding, synthetic
 
-@pytest.mark.parametrize("backend", [RecordPipeline, LoaderPipeline])
+@pytest.mark.parametrize("backend", [RecordPipeline, ThreadedPipeline])
 def test_shards_have_equal_batches_and_together_cover_distinct_records(packed, backend):
     prefix, _ = packed
     shards = [backend(prefix + ".rec", 3, SMALL, train=True, part_index=r, num_parts=2) for r in range(2)]
@@ -244,7 +245,7 @@ def test_shards_have_equal_batches_and_together_cover_distinct_records(packed, b
     assert counts == [9, 9]
 
 
-@pytest.mark.parametrize("backend", [RecordPipeline, LoaderPipeline])
+@pytest.mark.parametrize("backend", [RecordPipeline, ThreadedPipeline])
 def test_validation_yields_every_record_once_with_its_label_when_the_batch_does_not_divide(packed, backend):
     prefix, _ = packed  # 21 records, batch 8: the last batch has 5 (ImageRecordIter pads it and says pad=0)
     pipe = backend(prefix + ".rec", 8, SMALL, train=False)
@@ -262,7 +263,7 @@ def test_synthetic_pipeline_shapes():
 
 def test_loader_batches_are_the_normalised_rgb_images_in_order(packed):
     prefix, _ = packed
-    pipe = LoaderPipeline(prefix + ".rec", 8, SMALL, train=False)
+    pipe = ThreadedPipeline(prefix + ".rec", 8, SMALL, train=False)
     x, y = next(pipe.epoch())
     assert x.dtype == np.float32 and x.shape == (8, 3, 32, 32)
     reader = mx.recordio.MXIndexedRecordIO(prefix + ".idx", prefix + ".rec", "r")
@@ -275,29 +276,29 @@ def test_loader_batches_are_the_normalised_rgb_images_in_order(packed):
 
 
 def test_region_decoding_gives_the_pixels_of_a_whole_decode(folder, monkeypatch):
-    from gluon_tricks.data import pipeline
-    assert pipeline._jpeg is not None, "the _jpeg extension was not built (needs libjpeg62-turbo-dev at install)"
+    from gluon_tricks.data import decode
+    assert decode._jpeg is not None, "the _jpeg extension was not built (needs libjpeg62-turbo-dev at install)"
     rng = np.random.default_rng(0)
     files = sorted(glob.glob(str(folder / "*" / "*")))  # colour, grayscale and CMYK JPEGs, a PNG, a broken file
     big = cv2.imencode(".jpg", cv2.resize(_image(rng, 30, 40), (403, 301)))[1].tobytes()  # 4:2:0, odd size
     bufs = [open(f, "rb").read() for f in files] + [big] * 20
     a = Augment(size=16)
     for k, buf in enumerate(bufs):
-        with_ext = pipeline.decode_crop_bgr(buf, a, np.random.default_rng(k))
-        monkeypatch.setattr(pipeline, "_jpeg", None)
-        whole = pipeline.decode_crop_bgr(buf, a, np.random.default_rng(k))
+        with_ext = decode.crop_bgr(buf, a, np.random.default_rng(k))
+        monkeypatch.setattr(decode, "_jpeg", None)
+        whole = decode.crop_bgr(buf, a, np.random.default_rng(k))
         monkeypatch.undo()
         assert (with_ext is None) == (whole is None)
         if whole is not None:
             assert with_ext.shape == whole.shape and np.array_equal(with_ext, whole)
-    assert pipeline._jpeg.size(big) == (301, 403) and pipeline._jpeg.size(b"not a jpeg") is None
-    assert pipeline._jpeg.region(big, 300, 0, 2, 1) is None  # a box outside the image
+    assert decode._jpeg.size(big) == (301, 403) and decode._jpeg.size(b"not a jpeg") is None
+    assert decode._jpeg.region(big, 300, 0, 2, 1) is None  # a box outside the image
 
 
-def test_a_region_decoder_that_fails_in_this_process_is_dropped_with_a_warning(packed, monkeypatch):
-    from gluon_tricks.data import pipeline
+def test_a_region_decoder_that_fails_in_this_process_is_dropped_with_a_warning(packed, monkeypatch, capsys):
+    from gluon_tricks.data import decode
     broken = type("Shadowed", (), {"size": staticmethod(lambda buf: None), "region": staticmethod(lambda *a: None)})
-    monkeypatch.setattr(pipeline, "_jpeg", broken)
-    with pytest.warns(UserWarning, match="decoding whole images"):
-        pipe = LoaderPipeline(packed[0] + ".rec", 4, SMALL, train=True)
-    assert pipeline._jpeg is None and sum(len(y) for _, y in pipe.epoch(0)) == 20
+    monkeypatch.setattr(decode, "_jpeg", broken)
+    pipe = ThreadedPipeline(packed[0] + ".rec", 4, SMALL, train=True)
+    assert "decoding whole images" in capsys.readouterr().err
+    assert decode._jpeg is None and sum(len(y) for _, y in pipe.epoch(0)) == 20

@@ -12,7 +12,7 @@ from gluon_tricks import get_model
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, evaluate, fit
 from gluon_tricks.train.checkpoint import Checkpoints
-from gluon_tricks.train.loop import build_data
+from gluon_tricks.data import build_loaders
 from gluon_tricks.train.report import read_log
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +39,7 @@ def test_baseline_recipe_learns_fashion_mnist(tmp_path):
     assert meta["state"]["epoch"] == 4 and meta["state"]["batch"] == 0 and meta["recipe"]["epochs"] == 4
     net = get_model("cifar_resnet20_v1b", classes=10)
     net.load_parameters(os.path.join(path, "model.params"))
-    _, test_loader, _ = build_data(recipe)
+    _, test_loader, _ = build_loaders(recipe)
     acc, _ = evaluate(net, test_loader, mx.cpu())
     assert acc == pytest.approx(summary["final_test_acc"], abs=1e-6)
     kinds = [r["kind"] for r in read_log(summary["log"])]

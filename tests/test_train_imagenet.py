@@ -1,5 +1,4 @@
 """scripts/train_imagenet.py: GluonCV's flags mean what they meant there, and it trains on real JPEGs."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -8,12 +7,10 @@ import sys
 import pytest
 
 from conftest import ROOT
+from gluon_tricks.cli import train_imagenet
 from gluon_tricks.train import Recipe
 
 SCRIPT = os.path.join(ROOT, "scripts", "train_imagenet.py")
-spec = importlib.util.spec_from_file_location("train_imagenet", SCRIPT)
-train_imagenet = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(train_imagenet)
 
 
 def recipe_of(*argv):

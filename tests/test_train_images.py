@@ -8,7 +8,7 @@ import pytest
 
 from gluon_tricks.data import RecordFileError
 from gluon_tricks.train import Recipe, fit
-from gluon_tricks.train import loop
+from gluon_tricks import data, zoo
 
 QUICK = dict(dataset="images", model="cifar_resnet20_v1b", input_size=32, batch_size=32, epochs=4,
              warmup_epochs=0.5, lr=0.2, log_interval=4, jitter=0.2, lighting=0.0)
@@ -19,7 +19,7 @@ def _epochs(save_dir):
         return [r for r in map(json.loads, f) if r["kind"] == "epoch"]
 
 
-@pytest.mark.parametrize("source, backend", [("rec", "imagerecorditer"), ("rec", "dataloader"), ("folder", None)])
+@pytest.mark.parametrize("source, backend", [("rec", "imagerecorditer"), ("rec", "threads"), ("folder", None)])
 def test_training_on_real_jpegs_lowers_loss_and_beats_chance(fashion_jpegs, tmp_path, source, backend):
     where = (dict(rec_train=str(fashion_jpegs / "train_rec.rec"), rec_val=str(fashion_jpegs / "val_rec.rec"),
                   data_backend=backend) if source == "rec" else dict(data_dir=str(fashion_jpegs)))
@@ -31,8 +31,8 @@ def test_training_on_real_jpegs_lowers_loss_and_beats_chance(fashion_jpegs, tmp_
 
 
 def test_class_names_come_from_the_packed_classes_file(fashion_jpegs):
-    _, _, names = loop.build_data(Recipe(rec_train=str(fashion_jpegs / "train_rec.rec"),
-                                         rec_val=str(fashion_jpegs / "val_rec.rec"), **QUICK))
+    _, _, names = data.build_loaders(Recipe(rec_train=str(fashion_jpegs / "train_rec.rec"),
+                                        rec_val=str(fashion_jpegs / "val_rec.rec"), **QUICK))
     assert names == ["bag", "sneaker", "trouser", "tshirt"]  # sorted folder names
 
 
@@ -50,8 +50,7 @@ def test_image_data_without_a_source_is_a_clear_error(tmp_path):
 
 
 def _net(classes, sample, params=None, finetune=True):
-    return loop.build_net("cifar_resnet20_v1b", classes, sample, [mx.cpu()], hybridize=False, params=params,
-                          finetune=finetune)
+    return zoo.build_net("cifar_resnet20_v1b", classes, sample, [mx.cpu()], params=params, finetune=finetune)
 
 
 def test_fine_tuning_keeps_the_features_and_replaces_a_classifier_of_another_size(tmp_path):
@@ -60,7 +59,7 @@ def test_fine_tuning_keeps_the_features_and_replaces_a_classifier_of_another_siz
     source = _net(10, sample)
     path = str(tmp_path / "ten.params")
     source.save_parameters(path)
-    assert loop.classifier_size(path) == 10
+    assert zoo.classifier_size(path) == 10
 
     tuned = _net(4, sample, params=path)
     mine, theirs = tuned._collect_params_with_prefix(), source._collect_params_with_prefix()
@@ -84,9 +83,9 @@ def test_pretrained_weights_that_cannot_be_had_give_a_clear_error(tmp_path, monk
         raise OSError("no network")
     monkeypatch.setattr(store, "get_model_file", offline)
     with pytest.raises(ValueError, match="not cached and could not be downloaded"):
-        loop.pretrained_file("resnet50_v1d", "gluoncv")
+        zoo.pretrained_file("resnet50_v1d", "gluoncv")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        loop.pretrained_file("resnet50_v1d", str(tmp_path / "missing.params"))
+        zoo.pretrained_file("resnet50_v1d", str(tmp_path / "missing.params"))
 
 
 def test_fit_fine_tunes_weights_of_another_class_count(fashion_jpegs, tmp_path):

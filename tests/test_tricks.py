@@ -7,7 +7,7 @@ import pytest
 
 from gluon_tricks import get_model
 from gluon_tricks.train import Recipe, Schedule
-from gluon_tricks.train.loop import build_trainer
+from gluon_tricks.train.step import build_trainer
 from gluon_tricks.train.losses import SoftTargetLoss, smooth_targets
 
 

@@ -6,9 +6,10 @@ The files are MXNet's own format (``mx.recordio.MXIndexedRecordIO`` records hold
 import json
 import os
 import struct
-import warnings
 
 import numpy as np
+
+from ..notice import notice
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 RECORD_MAGIC = 0xced7230a  # dmlc RecordIO
@@ -128,7 +129,7 @@ def pack(source, prefix, root=None, resize=0, quality=95, workers=None, progress
                                                        desc="packing", unit="img", disable=not progress):
                 if data is None:
                     skipped.append((rel, error))
-                    warnings.warn("skipped %s: %s" % (os.path.join(root, rel), error))
+                    notice("skipped %s: %s" % (os.path.join(root, rel), error))
                     continue
                 header = mx.recordio.IRHeader(0, label, index, 0)
                 writer.write_idx(index, mx.recordio.pack(header, data))

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .datasets import register_dataset
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -187,22 +189,20 @@ def load_cifar(name, data_dir=None, download=True):
     return load_cifar(name, cache, download=False)
 
 
-DATASETS = {"fashion-mnist": load_fashion_mnist,
-            "cifar10": lambda data_dir=None: load_cifar("cifar10", data_dir),
-            "cifar100": lambda data_dir=None: load_cifar("cifar100", data_dir)}
-# Per-channel mean/std of the training images on the 0-255 scale (CIFAR: the usual published values).
-STATS = {"fashion-mnist": ((72.94,), (90.02,)),
-         "cifar10": ((125.31, 122.95, 113.87), (62.99, 62.09, 66.70)),
-         "cifar100": ((129.30, 124.07, 112.43), (68.17, 65.39, 70.42))}
+register_dataset("fashion-mnist", load_fashion_mnist, (72.94,), (90.02,), 28)
+# CIFAR: the usual published per-channel statistics of the training images.
+register_dataset("cifar10", lambda data_dir=None: load_cifar("cifar10", data_dir),
+                 (125.31, 122.95, 113.87), (62.99, 62.09, 66.70), 32)
+register_dataset("cifar100", lambda data_dir=None: load_cifar("cifar100", data_dir),
+                 (129.30, 124.07, 112.43), (68.17, 65.39, 70.42), 32)
 
 
 class ArrayLoader:
     """Batches of normalised NCHW float32 NDArrays from in-memory images.
 
-    Pad-and-random-crop and horizontal flip happen together as one gather per batch; cutout
-    (DeVries & Taylor 2017, Myrtle's CIFAR recipe) and random erasing (Zhong et al. 2020) act on
-    the normalised batch, filling with 0 (the mean) and with N(0, 1) noise respectively. The
-    order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
+    Pad-and-random-crop and horizontal flip happen together as one gather per batch;
+    ``batch_transform(x, rng)`` (cutout, random erasing: :class:`~.augment.BatchErasing`) acts on
+    the whole normalised batch before it is sharded. The order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
     ``(seed, e, b)``: a run resumed at any batch sees the batches an unbroken run would.
 
     With ``num_parts`` > 1 (distributed workers) every worker draws the same global batch of
@@ -210,8 +210,10 @@ class ArrayLoader:
     exactly what one worker with the whole batch sees, and all get the same number of batches.
     """
 
-    def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, cutout=0,
-                 erase_prob=0.0, seed=0, part_index=0, num_parts=1):
+    skipped = 0  # in memory, every image decodes
+
+    def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, batch_transform=None,
+                 seed=0, part_index=0, num_parts=1):
         if not 0 <= part_index < num_parts:
             raise ValueError("part_index %d is not in [0, %d)" % (part_index, num_parts))
         self.data = data
@@ -221,8 +223,7 @@ class ArrayLoader:
         self.train = train
         self.pad = pad
         self.flip = flip
-        self.cutout = cutout
-        self.erase_prob = erase_prob
+        self.batch_transform = batch_transform
         self.seed = seed
         self._mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
         self._std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
@@ -248,10 +249,8 @@ class ArrayLoader:
             rng = np.random.default_rng((self.seed, epoch, b, 1))
             batch = self._crop_flip(idx, rng) if self.train and (self.pad or self.flip) else self.data.images[idx]
             x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
-            if self.train and self.cutout:
-                cutout(x, self.cutout, rng)
-            if self.train and self.erase_prob:
-                random_erase(x, self.erase_prob, rng)
+            if self.train and self.batch_transform:
+                self.batch_transform(x, rng)
             yield mx.nd.array(x[self.part]), mx.nd.array(self.data.labels[idx][self.part], dtype=np.float32)
 
     def _crop_flip(self, idx, rng):
@@ -263,29 +262,3 @@ class ArrayLoader:
             flipped = rng.random(b) < 0.5
             cols[flipped] = cols[flipped, ::-1]
         return self._padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
-
-
-def cutout(x, size, rng):
-    """Zero a size x size square (clipped at the border) centred anywhere in each image, in place."""
-    b, _, h, w = x.shape
-    cy, cx = rng.integers(0, h, b), rng.integers(0, w, b)
-    rows, cols = np.arange(h), np.arange(w)
-    inside_r = (rows[None] >= (cy - size // 2)[:, None]) & (rows[None] < (cy - size // 2 + size)[:, None])
-    inside_c = (cols[None] >= (cx - size // 2)[:, None]) & (cols[None] < (cx - size // 2 + size)[:, None])
-    x *= ~(inside_r[:, :, None] & inside_c[:, None, :])[:, None]
-    return x
-
-
-def random_erase(x, prob, rng, area=(0.02, 1 / 3), aspect=(0.3, 1 / 0.3)):
-    """With probability ``prob`` per image, replace a random rectangle by N(0, 1) noise, in place."""
-    b, c, h, w = x.shape
-    for i in np.flatnonzero(rng.random(b) < prob):
-        for _ in range(10):  # a box that fits, as in Zhong et al.'s algorithm
-            target = rng.uniform(*area) * h * w
-            ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
-            eh, ew = int(round(np.sqrt(target * ratio))), int(round(np.sqrt(target / ratio)))
-            if 0 < eh < h and 0 < ew < w:
-                y0, x0 = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
-                x[i, :, y0:y0 + eh, x0:x0 + ew] = rng.standard_normal((c, eh, ew))
-                break
-    return x

@@ -5,6 +5,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..data import BACKENDS, dataset_names
+from ..data.backends import BACKEND_ALIASES
+
 
 def opt(default, help, flag=None, negative=None, choices=None):
     """A recipe field: its default and what its command-line flag shows.
@@ -29,22 +32,25 @@ class Recipe:
     dataset: str = opt("fashion-mnist", "data set: a small in-memory one (CIFAR from --data-dir: the python or binary "
                                         "distribution), or 'images': your own RecordIO files (--rec-train/--rec-val) "
                                         "or image folders (<data-dir>/train/<class>/*.jpg and <data-dir>/val/...)",
-                       choices=("fashion-mnist", "cifar10", "cifar100", "images"))
+                       choices=dataset_names() + ("images",))
     data_dir: Optional[str] = opt(None, "directory with the data set's files; default: Debian's /usr/share/datasets/"
                                         "<name>, then MXNet's cache/download in $MXNET_HOME/datasets")
     rec_train: Optional[str] = opt(None, "images: the training .rec (scripts/pack.py or MXNet's im2rec.py)")
     rec_train_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
     rec_val: Optional[str] = opt(None, "images: the validation .rec")
     rec_val_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
-    data_backend: str = opt("dataloader", "images from .rec files: our loader (OpenCV in a thread pool, decoding "
-                                          "only each crop's region; 2.2x ImageRecordIter's img/s on 2 cores, "
-                                          "bench/RESULTS.md; folders always use it) or MXNet's ImageRecordIter "
-                                          "(augments in C++)",
-                            choices=("imagerecorditer", "dataloader"))
+    data_backend: str = opt("threads", "images from .rec files: 'threads', our loader (OpenCV in a thread pool, "
+                                       "decoding only each crop's region; 2.2x ImageRecordIter's img/s on 2 cores, "
+                                       "bench/RESULTS.md; folders always use it; 'dataloader' is its old name), or "
+                                       "'imagerecorditer', MXNet's ImageRecordIter (augments in C++)",
+                            choices=tuple(BACKENDS) + tuple(BACKEND_ALIASES))
     input_size: int = opt(224, "images: training crop and validation centre-crop size")
     crop_ratio: float = opt(0.875, "images: validation resizes the shorter side to input_size / crop_ratio")
     jitter: float = opt(0.4, "images: brightness/contrast/saturation jitter; 0 = off")
     lighting: float = opt(0.1, "images: PCA lighting noise; 0 = off")
+    rgb_mean: tuple = opt((), "images: per-channel mean subtracted, 0-255 RGB, e.g. 123.68,116.779,103.939; empty = "
+                              "ImageNet's (those values)")
+    rgb_std: tuple = opt((), "images: per-channel std divided by, 0-255 RGB; empty = ImageNet's 58.393,57.12,57.375")
     data_threads: int = opt(0, "images: decoding threads; 0 = one per core")
     num_classes: int = opt(0, "classes; 0 = from the data (the .rec's .classes.json, the folders, or the largest "
                               "label + 1)")
@@ -149,6 +155,8 @@ class Recipe:
             (self.dataset == "images" or not (self.rec_train or self.rec_val),
              "--rec-train/--rec-val need --dataset images"),
             (bool(self.rec_val) or not self.rec_train, "--rec-train needs --rec-val"),
+            (len(self.rgb_mean) in (0, 3) and len(self.rgb_std) in (0, 3) and all(v > 0 for v in self.rgb_std),
+             "rgb_mean and rgb_std take three values each (R,G,B on the 0-255 scale; std > 0)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -171,8 +179,11 @@ class Recipe:
         if unknown:
             raise ValueError("unknown recipe field(s): %s" % ", ".join(unknown))
         values = dict(values)
-        if "lr_decay_epochs" in values:
-            values["lr_decay_epochs"] = tuple(values["lr_decay_epochs"])
+        for name in ("lr_decay_epochs", "rgb_mean", "rgb_std"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if "data_backend" in values:
+            values["data_backend"] = BACKEND_ALIASES.get(values["data_backend"], values["data_backend"])
         return cls(**values)
 
     @classmethod

@@ -2,6 +2,7 @@
 import os
 
 import mxnet as mx
+from mxnet import gluon
 
 KVSTORES = ("device", "local", "nccl", "dist_sync", "dist_device_sync", "dist_async", "horovod")
 
@@ -63,35 +64,76 @@ def check_kvstore(name, ctxs):
                           % (name, name))
 
 
-def kvstore(name):
-    """(kvstore or its name, this worker's rank, number of workers); only dist_* creates one now,
-    since creating it joins the launched job. Horovod joins its job here too (a process not
-    started by horovodrun is a job of one)."""
-    if name == "horovod":
+class Reduction:
+    """How the gradients of this worker's devices and of the other workers become one update:
+    which kvstore (or Horovod) adds them up, over how many workers, and this worker's rank.
+
+    A kvstore *sums* the workers' gradients; Horovod's trainer *averages* them. ``grad_sum_over``
+    says how many workers' gradients the trainer adds up, so the step can normalise by the
+    global batch either way. Updates always run on the workers (never on parameter servers), so
+    optimizer state is checkpointable and loss scaling sees the reduced gradients."""
+
+    def __init__(self, name="device", store=None, rank=0, workers=1):
+        self.name, self.store, self.rank, self.workers = name, store if store is not None else name, rank, workers
+
+    @classmethod
+    def join(cls, name):
+        """Join the job ``name`` describes. Only dist_* creates its kvstore here (creating it joins
+        the launched job); Horovod joins its job (a process not started by horovodrun is a job of one)."""
+        if name == "horovod":
+            import horovod.mxnet as hvd
+            hvd.init()
+            return cls(name, name, hvd.rank(), hvd.size())
+        if not name.startswith("dist"):
+            return cls(name)
+        kv = mx.kv.create(name)
+        return cls(name, kv, kv.rank, kv.num_workers)
+
+    @property
+    def horovod(self):
+        return self.name == "horovod"
+
+    @property
+    def grad_sum_over(self):
+        """Workers whose gradients the trainer adds up: all of them for a kvstore, 1 for Horovod."""
+        return 1 if self.horovod else self.workers
+
+    def devices(self, ctxs):
+        """The devices of this worker. A Horovod worker drives one device: the GPU at its local
+        rank in ``--gpus`` (list every GPU of the machine and start one worker per GPU), or the CPU."""
+        if not self.horovod:
+            return ctxs
         import horovod.mxnet as hvd
-        hvd.init()
-        return name, hvd.rank(), hvd.size()
-    if not name.startswith("dist"):
-        return name, 0, 1
-    kv = mx.kv.create(name)
-    return kv, kv.rank, kv.num_workers
+        if ctxs[0].device_type != "gpu":
+            if len(ctxs) > 1:
+                raise DeviceError("a Horovod worker drives one device; start one worker per device instead of %d "
+                                  "contexts in one" % len(ctxs))
+            return ctxs
+        if hvd.local_size() > len(ctxs):
+            raise DeviceError("%d Horovod workers on this machine but --gpus names %d GPU(s): start one worker per "
+                              "GPU" % (hvd.local_size(), len(ctxs)))
+        return [ctxs[hvd.local_rank()]]
 
-
-def worker_contexts(ctxs, name):
-    """The devices of this worker. A Horovod worker drives one device: the GPU at its local rank
-    in ``--gpus`` (list every GPU of the machine and start one worker per GPU), or the CPU."""
-    if name != "horovod":
-        return ctxs
-    import horovod.mxnet as hvd
-    if ctxs[0].device_type != "gpu":
-        if len(ctxs) > 1:
-            raise DeviceError("a Horovod worker drives one device; start one worker per device instead of %d "
-                              "contexts in one" % len(ctxs))
-        return ctxs
-    if hvd.local_size() > len(ctxs):
-        raise DeviceError("%d Horovod workers on this machine but --gpus names %d GPU(s): start one worker per GPU"
-                          % (hvd.local_size(), len(ctxs)))
-    return [ctxs[hvd.local_rank()]]
+    def trainer(self, params, optimizer, optimizer_params, reduce_by_hand=False):
+        """The Gluon trainer that reduces and applies gradients. ``reduce_by_hand``: the step calls
+        ``allreduce_grads`` and ``update`` itself (loss scaling, gradient accumulation)."""
+        if self.horovod:
+            # Rank 0's weights, BN statistics included, go to every worker before the first step.
+            import horovod.mxnet as hvd
+            hvd.broadcast_parameters(params, root_rank=0)
+            return hvd.DistributedTrainer(params, optimizer, optimizer_params)
+        distributed = not isinstance(self.store, str)
+        trainer = gluon.Trainer(params, optimizer, optimizer_params, kvstore=self.store,
+                                update_on_kvstore=False if reduce_by_hand or distributed else None)
+        if distributed:
+            # Broadcast rank 0's weights and wait until every pull has landed. Gluon otherwise does it
+            # lazily inside the first step and pushes gradients under the same keys right away: the
+            # server can take that push before the weights' pull, and a worker then starts from
+            # gradient values instead of weights (MXNet 1.9.1; found here, tests/test_distributed.py).
+            trainer._init_kvstore()
+            trainer._init_params()
+            mx.nd.waitall()
+        return trainer
 
 
 def split(batch, ctxs):

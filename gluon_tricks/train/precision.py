@@ -1,4 +1,7 @@
-"""Reduced precision: loss scaling for float16 (dynamic or static)."""
+"""Reduced precision as one policy: which dtype runs where, how the network is cast, what the
+optimizer keeps in float32, and loss scaling. ``fit``, ``benchmark`` and the bench scripts all
+take it from here, so a dtype behaves the same in each."""
+from ..machine import BF16_CPU_FLAGS, cpu_flags
 
 
 class LossScaler:
@@ -58,20 +61,6 @@ class PrecisionUnsupported(ValueError):
     """The requested dtype cannot run on these devices; the message says why and what to use."""
 
 
-BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_flags(cpuinfo="/proc/cpuinfo"):
-    try:
-        with open(cpuinfo) as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def check_dtype(dtype, contexts, flags=None):
     """Stop before any work when ``dtype`` cannot run on ``contexts`` (MXNet 1.9.1 facts)."""
     on_cpu = any(ctx.device_type == "cpu" for ctx in contexts)
@@ -96,3 +85,56 @@ def check_dtype(dtype, contexts, flags=None):
                 "descriptor iterator'). Use --dtype float32")
         return
     raise PrecisionUnsupported("unknown dtype %r; choose float32, float16 or bfloat16" % (dtype,))
+
+
+class Precision:
+    """float32, float16 (GPU: the net cast to float16 with BN kept in float32, float32 master
+    weights in the optimizer, dynamic or static loss scaling) or bfloat16 (CPU: MXNet AMP runs
+    convolutions and FC layers in bfloat16 and keeps BN, softmax and the weights in float32)."""
+
+    _amp_on = False  # AMP patches MXNet's operators for the whole process, once
+
+    def __init__(self, dtype="float32", loss_scale=0.0):
+        if dtype not in ("float32", "float16", "bfloat16"):
+            raise PrecisionUnsupported("unknown dtype %r; choose float32, float16 or bfloat16" % (dtype,))
+        self.dtype, self.loss_scale = dtype, loss_scale
+
+    @classmethod
+    def from_recipe(cls, recipe):
+        return cls(recipe.dtype, recipe.loss_scale)
+
+    def check(self, contexts, flags=None):
+        """Stop before any work when this dtype cannot run on ``contexts``."""
+        check_dtype(self.dtype, contexts, flags)
+        return self
+
+    def activate(self):
+        """Switch MXNet into this precision (bfloat16: AMP's operator lists, process-wide)."""
+        if self.dtype == "bfloat16" and not Precision._amp_on:
+            from mxnet.contrib import amp
+            amp.init(target_dtype="bfloat16")
+            Precision._amp_on = True
+        return self
+
+    @property
+    def input_dtype(self):
+        """What the network's inputs are cast to (AMP casts inside the graph for bfloat16)."""
+        return "float16" if self.dtype == "float16" else "float32"
+
+    def prepare(self, net, hybridize=True):
+        """Cast ``net`` (Gluon's BatchNorm keeps its parameters in float32) and compile it."""
+        if self.dtype == "float16":
+            net.cast("float16")
+        if hybridize:
+            net.hybridize(static_alloc=True, static_shape=True)
+        return net
+
+    def optimizer_params(self):
+        """float32 master weights for float16 updates (small steps vanish in float16)."""
+        return {"multi_precision": True} if self.dtype == "float16" else {}
+
+    def scaler(self):
+        """The float16 loss scaler (static when ``loss_scale`` > 0), or None."""
+        if self.dtype != "float16":
+            return None
+        return LossScaler(self.loss_scale or 2.0 ** 16, dynamic=not self.loss_scale)

@@ -37,8 +37,9 @@ class Schedule:
         raise ValueError("unknown lr mode %r" % self.mode)
 
     @classmethod
-    def from_recipe(cls, recipe, iters_per_epoch):
-        return cls(base_lr=recipe.effective_lr(), total_iters=recipe.epochs * iters_per_epoch,
+    def from_recipe(cls, recipe, iters_per_epoch, workers=1):
+        """The recipe's schedule; ``workers`` enter the linear lr scaling (the global batch)."""
+        return cls(base_lr=recipe.effective_lr(workers), total_iters=recipe.epochs * iters_per_epoch,
                    warmup_iters=int(round(recipe.warmup_epochs * iters_per_epoch)),
                    warmup_lr=recipe.warmup_lr, mode=recipe.lr_mode, final_lr=recipe.final_lr,
                    steps=tuple(int(e * iters_per_epoch) for e in recipe.lr_decay_epochs),

@@ -1,4 +1,4 @@
-"""What every script shares: recipe files under flags, and one-line errors instead of tracebacks."""
+"""The command-line programs (``scripts/*.py``, ``gt-*`` commands). What every one shares: recipe files under flags, and one-line errors instead of tracebacks."""
 import argparse
 import contextlib
 import dataclasses
@@ -7,12 +7,12 @@ import os
 import sys
 import traceback
 
-from .data import DatasetNotFound, RecordFileError
-from .models import UnknownModel, WeightsMismatch
-from .train import Recipe, TrainingDiverged
-from .train.checkpoint import CheckpointError
-from .train.parallel import DeviceError
-from .train.precision import PrecisionUnsupported
+from ..data import DatasetNotFound, RecordFileError
+from ..models import UnknownModel, WeightsMismatch
+from ..train import Recipe, TrainingDiverged
+from ..train.checkpoint import CheckpointError
+from ..train.parallel import DeviceError
+from ..train.precision import PrecisionUnsupported
 
 # Errors a user can act on; anything else is our bug and keeps its traceback.
 USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, CheckpointError, DeviceError,
@@ -89,8 +89,8 @@ def add_run_arguments(parser):
 def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
     """Build the recipe (``make_recipe(base)``; base = the recipe saved in --save-dir under
     --resume, else None), check it, train, print the outcome; user errors end in one line."""
-    from .models import model_settings
-    from .train import fit
+    from ..models import model_settings
+    from ..train import fit
 
     if args.mode is not None:
         args.hybridize = args.mode != "imperative"
@@ -185,7 +185,7 @@ def add_weights_arguments(parser):
 
 def predictor_from_args(args, recipe=None):
     """The Predictor the weights flags name (user errors as ValueError)."""
-    from .inference import Predictor
+    from ..inference import Predictor
     if args.run:
         return Predictor.from_run(args.run, args.params)
     if not args.model or not (args.params or args.use_pretrained):

@@ -1,0 +1,77 @@
+"""Top-1/top-5 accuracy and throughput of a trained network on a validation set.
+
+Data: the run's own test set (--run), or --rec-val FILE, --data-dir DIR (DIR/val/<class>/*),
+or a small data set by name (--dataset fashion-mnist). Preprocessing is the validation
+transform (resize to input/crop-ratio, centre crop, normalise). Throughput is images per
+second of the whole evaluation, data loading included.
+
+examples:
+  python scripts/evaluate.py --run runs/fashion-mnist
+  python scripts/evaluate.py --model resnet50_v1d --use-pretrained --rec-val val.rec --batch-size 64
+  python scripts/evaluate.py --model resnet18_v1b --params mine.params --data-dir photos --json out.json
+"""
+import argparse
+import dataclasses
+import json
+import os
+
+from . import add_weights_arguments, main_guard, predictor_from_args
+from ..train import Recipe
+from ..data import build_test_loader, dataset_names
+from ..train import accuracy_report
+
+
+def parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_weights_arguments(p)
+    g = p.add_argument_group("the data (default with --run: the run's test set)")
+    g.add_argument("--rec-val", metavar="FILE", help="a validation .rec")
+    g.add_argument("--rec-val-idx", metavar="FILE", help="its .idx (default: beside the .rec)")
+    g.add_argument("--data-dir", metavar="DIR", help="image folders DIR/val/<class>/*, or a small data set's files")
+    g.add_argument("--dataset", choices=dataset_names(), help="a small data set by name")
+    g.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
+    g.add_argument("-j", "--num-data-workers", dest="data_threads", type=int, default=0,
+                   help="decoding threads (default: one per core)")
+    g.add_argument("--tta-flip", action="store_true", help="average each image's and its mirror image's softmax")
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    return p
+
+
+def data_recipe(args, base):
+    """The recipe whose test set is evaluated: the run's (or a plain one), with the data flags on top."""
+    fields = dict(batch_size=args.batch_size, data_threads=args.data_threads)
+    if args.dataset:
+        fields.update(dataset=args.dataset, data_dir=args.data_dir, test_samples=0)
+    elif args.rec_val or args.data_dir:
+        fields.update(dataset="images", rec_train=None, rec_val=args.rec_val, rec_val_idx=args.rec_val_idx,
+                      data_dir=args.data_dir)
+        if not args.run:
+            fields.update(input_size=args.input_size, crop_ratio=args.crop_ratio)
+    elif base is None:
+        raise ValueError("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
+    return dataclasses.replace(base or Recipe(dataset="images"), **fields)
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+
+    def run():
+        base = Recipe.load(os.path.join(args.run, "recipe.json")) if args.run and \
+            os.path.isfile(os.path.join(args.run, "recipe.json")) else None
+        recipe = data_recipe(args, base)
+        loader = build_test_loader(recipe)  # bad data stops here, before the network is built
+        predictor = predictor_from_args(args, recipe)
+        report = accuracy_report(predictor.net, loader, [predictor.ctx], args.tta_flip)
+        report.update(model=predictor.recipe.model, weights=args.params or args.run or "gluoncv")
+        print("%s: top-1 %.4f  top-5 %.4f  loss %.4f  on %d images  (%.1f img/s)" % (
+            report["model"], report["top1"], report["top5"], report["loss"], report["images"], report["img_per_s"]))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=2)
+        return report
+    return main_guard(p, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""A recipe's batch sources: the small in-memory sets by name, or your own images (``.rec``
+files or folders) through a pipeline backend. Reads only the recipe's data fields."""
+import os
+
+from .augment import Augment, BatchErasing, TransformedSource
+from .backends import image_pipelines, pipeline_class
+from .datasets import dataset_info
+from .small import ArrayLoader
+
+
+def build_loaders(recipe, part_index=0, num_parts=1):
+    """(train source, test source, class names); training batches are sharded over ``num_parts``
+    distributed workers, the test set is whole on each."""
+    erasing = BatchErasing(recipe.cutout, recipe.random_erasing)
+    if recipe.dataset == "images":
+        train, val = image_paths(recipe)
+        train_pipe, val_pipe, names = image_pipelines(
+            train, val, recipe.batch_size, augment(recipe), recipe.data_backend, _home(recipe.rec_train_idx),
+            _home(recipe.rec_val_idx), recipe.num_classes, recipe.data_threads or None, recipe.seed, part_index,
+            num_parts)
+        if erasing:
+            train_pipe = TransformedSource(train_pipe, erasing, recipe.seed, part_index)
+        return train_pipe, val_pipe, names
+    info = dataset_info(recipe.dataset)
+    train, test = small_sets(recipe)
+    train_loader = ArrayLoader(train, recipe.batch_size, info.mean, info.std, train=True, pad=recipe.pad_crop,
+                               flip=recipe.flip, batch_transform=erasing or None, seed=recipe.seed,
+                               part_index=part_index, num_parts=num_parts)
+    return train_loader, build_test_loader(recipe, test), train.classes
+
+
+def build_test_loader(recipe, test=None):
+    """The recipe's test/validation source alone (evaluation without training data)."""
+    if recipe.dataset == "images":
+        val = image_paths(recipe, need_train=False)[1]
+        return pipeline_class(val, recipe.data_backend)(
+            val, recipe.batch_size, augment(recipe), False, _home(recipe.rec_val_idx), recipe.num_classes or None,
+            recipe.data_threads or None)
+    info = dataset_info(recipe.dataset)
+    test = test if test is not None else small_sets(recipe)[1]
+    return ArrayLoader(test, recipe.batch_size, info.mean, info.std)
+
+
+def small_sets(recipe):
+    """(train, test) of a registered small data set, cut to the recipe's sample limits."""
+    train, test = dataset_info(recipe.dataset).load(recipe.data_dir)
+    return train.subset(recipe.train_samples, seed=recipe.seed), test.subset(recipe.test_samples)
+
+
+def augment(recipe):
+    """The recipe's image augmentation (and normalisation: ImageNet's mean/std unless it names its own)."""
+    extra = {k: tuple(v) for k, v in (("mean", recipe.rgb_mean), ("std", recipe.rgb_std)) if v}
+    return Augment(recipe.input_size, recipe.crop_ratio, flip=recipe.flip, jitter=recipe.jitter,
+                   lighting=recipe.lighting, **extra)
+
+
+def image_paths(recipe, need_train=True):
+    if recipe.rec_val and (recipe.rec_train or not need_train):
+        return _home(recipe.rec_train), _home(recipe.rec_val)
+    if recipe.data_dir:
+        return tuple(os.path.join(_home(recipe.data_dir), part) for part in ("train", "val"))
+    raise ValueError("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
+                     "class folders")
+
+
+def _home(path):
+    return os.path.expanduser(path) if path else path  # recipes may say ~/...

@@ -1,0 +1,38 @@
+"""What this machine is: the CPU, its instruction-set flags and the threads MXNet uses.
+
+Every benchmark figure and every run log carries it, because what is fast differs between CPUs
+(bfloat16 is 1.7x float32 on one, 0.8x on another and fails on a third)."""
+import os
+import platform
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags (empty where /proc/cpuinfo is not readable)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    try:
+        with open(cpuinfo) as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                        platform.processor())
+    except OSError:
+        return platform.processor()
+
+
+def machine_info():
+    """The facts a figure needs beside it: CPU model, cores, MXNet, threads, bf16/AVX-512 flags."""
+    import mxnet as mx
+    flags = cpu_flags()
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "mxnet": mx.__version__,
+            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "cpu_bf16": sorted(flags & set(BF16_CPU_FLAGS)), "avx512f": "avx512f" in flags}

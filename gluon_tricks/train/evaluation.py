@@ -1,0 +1,82 @@
+"""Measuring a network: accuracy (with flip test-time augmentation) and BN statistics
+re-estimated on training data. Used during training and by evaluate/serving alike."""
+import time
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from . import parallel
+
+
+def evaluate(net, loader, ctxs, tta_flip=False):
+    """(top-1 accuracy, mean cross-entropy) over a loader; one host sync at the end."""
+    report = accuracy_report(net, loader, ctxs, tta_flip)
+    return report["top1"], report["loss"]
+
+
+def accuracy_report(net, loader, ctxs, tta_flip=False, topk=5):
+    """Top-1 and top-``topk`` accuracy, mean cross-entropy, image count and img/s over a loader.
+
+    ``tta_flip`` averages the softmax of each image and its mirror image. The host waits once,
+    at the end (the timing includes the loader's work)."""
+    if not isinstance(ctxs, (list, tuple)):
+        ctxs = [ctxs]
+    dtype = net_dtype(net)
+    correct, in_top, loss_sum, n = [], [], [], 0
+    tic = time.time()
+    for x, y in loader.epoch():
+        for xi, yi in zip(parallel.split(x, ctxs), parallel.split(y, ctxs)):
+            xi = xi.astype(dtype, copy=False)
+            prob = mx.nd.softmax(net(xi).astype("float32"))
+            if tta_flip:
+                prob = (prob + mx.nd.softmax(net(xi.flip(axis=3)).astype("float32"))) / 2
+            correct.append((prob.argmax(axis=1) == yi).sum())
+            k = min(topk, prob.shape[1])
+            in_top.append((mx.nd.topk(prob, k=k, ret_typ="indices") == yi.reshape((-1, 1))).sum())
+            loss_sum.append(-mx.nd.log(mx.nd.pick(prob, yi) + 1e-12).sum())
+        n += len(y)
+    total = lambda parts: sum(float(p.asscalar()) for p in parts)  # noqa: E731
+    top1, top5, loss = total(correct) / n, total(in_top) / n, total(loss_sum) / n
+    seconds = time.time() - tic
+    return {"top1": top1, "top%d" % topk: top5, "loss": loss, "images": n, "seconds": seconds,
+            "img_per_s": n / max(seconds, 1e-9)}
+
+
+def recompute_bn_stats(net, loader, batches, ctxs, epoch_seed=10 ** 6):
+    """Replace BN running statistics by their average over ``batches`` training batches.
+
+    fb.resnet.torch found that statistics recomputed on training data after training improve
+    top-1; a cumulative average (momentum k/(k+1) at batch k) weighs every batch equally."""
+    bns = [b for b in blocks(net) if isinstance(b, gluon.nn.BatchNorm) and not b._kwargs.get("use_global_stats")]
+    saved = [b._kwargs["momentum"] for b in bns]
+    net.hybridize(active=False)  # momentum is read per call only when imperative
+    dtype = net_dtype(net)
+    try:
+        for k, (x, _) in enumerate(loader.epoch(epoch_seed)):
+            if k >= batches:
+                break
+            for b in bns:
+                b._kwargs["momentum"] = k / (k + 1.0)
+            with autograd.train_mode():
+                for xi in parallel.split(x, ctxs):
+                    net(xi.astype(dtype, copy=False))
+    finally:
+        for b, m in zip(bns, saved):
+            b._kwargs["momentum"] = m
+        net.hybridize(static_alloc=True, static_shape=True)
+    mx.nd.waitall()
+
+
+def blocks(block):
+    """``block`` and all blocks inside it."""
+    yield block
+    for child in block._children.values():
+        yield from blocks(child)
+
+
+def net_dtype(net):
+    """The dtype the network's inputs must have (BN parameters stay float32 under float16)."""
+    for p in net.collect_params().values():
+        if not p.name.endswith(("gamma", "beta", "running_mean", "running_var")):
+            return p.dtype
+    return "float32"
