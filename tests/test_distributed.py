@@ -14,7 +14,7 @@ from test_engine import GLOBAL_BN, QUICK, _final_params, _max_diff, needs_data
 
 from gluon_tricks.data import ArrayLoader, BatchErasing, ImageArrays
 from gluon_tricks.launch import _option
-from gluon_tricks.train import parallel
+from gluon_tricks.train import Recipe, Schedule, parallel
 from gluon_tricks.train.report import read_log
 
 import numpy as np
@@ -46,8 +46,10 @@ def test_launcher_options_are_read_before_the_command():
     assert _option(["-n", "2", "python", "x.py", "--launcher", "y"], "--launcher") is None
 
 
+# Linear lr scaling on: batch 64 in one process, or 32 on each of two workers, is the same global
+# batch and must give the same lr (the schedule once forgot the workers: half the lr on two).
 DIST_COMMON = dict(QUICK, epochs=1, pad_crop=0, flip=False, model_kwargs=GLOBAL_BN, log_interval=5, lr=0.01,
-                   init="xavier", checkpoint_interval=0)
+                   init="xavier", checkpoint_interval=0, lr_batch_scale=QUICK["batch_size"])
 
 
 def _dist_run(tmp_path, workers):
@@ -87,6 +89,9 @@ def test_two_dist_sync_workers_equal_one_worker_with_the_whole_batch(one_process
     records = read_log(str(tmp_path / "dist" / "log.jsonl"))
     assert [r["workers"] for r in records if r["kind"] == "start"] == [2]
     assert records[-1]["iterations"] == 640 // QUICK["batch_size"]
+    lrs = [r["lr"] for r in records if r["kind"] == "interval"]
+    expected = Schedule.from_recipe(Recipe(**DIST_COMMON), 640 // QUICK["batch_size"])
+    assert lrs == pytest.approx([expected(4), expected(9)])  # the lr of the 5th and 10th steps
     # Two half-batch gradient sums added on the server round differently from one whole-batch sum:
     # measured 1.07e-5 after these 10 steps, the same in every run.
     assert _max_diff(one_process, params) < 1e-4
@@ -136,13 +141,14 @@ def test_a_horovod_worker_drives_one_device(monkeypatch):
     fake = types.SimpleNamespace(local_rank=lambda: 1, local_size=lambda: 2)  # worker 1 of 2 on this machine
     monkeypatch.setitem(sys.modules, "horovod.mxnet", fake)
     monkeypatch.setitem(sys.modules, "horovod", types.SimpleNamespace(mxnet=fake))
-    assert parallel.worker_contexts([mx.cpu()], "horovod") == [mx.cpu()]
-    assert parallel.worker_contexts([mx.gpu(0), mx.gpu(1), mx.gpu(2)], "horovod") == [mx.gpu(1)]
+    horovod = parallel.Reduction("horovod", rank=1, workers=2)
+    assert horovod.devices([mx.cpu()]) == [mx.cpu()]
+    assert horovod.devices([mx.gpu(0), mx.gpu(1), mx.gpu(2)]) == [mx.gpu(1)]
     with pytest.raises(parallel.DeviceError, match="2 Horovod workers on this machine but --gpus names 1"):
-        parallel.worker_contexts([mx.gpu(3)], "horovod")
+        horovod.devices([mx.gpu(3)])
     with pytest.raises(parallel.DeviceError, match="one worker per device"):
-        parallel.worker_contexts([mx.cpu(0), mx.cpu(1)], "horovod")
-    assert parallel.worker_contexts([mx.cpu(0), mx.cpu(1)], "device") == [mx.cpu(0), mx.cpu(1)]
+        horovod.devices([mx.cpu(0), mx.cpu(1)])
+    assert parallel.Reduction("device").devices([mx.cpu(0), mx.cpu(1)]) == [mx.cpu(0), mx.cpu(1)]
 
 
 def test_horovod_missing_names_the_build_script(monkeypatch):

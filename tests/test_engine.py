@@ -199,8 +199,18 @@ def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
     summary = fit(recipe, progress=False)
     epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
     assert all(0 <= r["train_acc"] <= 1 and 0 <= r["ema_test_acc"] <= 1 for r in epochs)
+    latest = Checkpoints(str(tmp_path)).latest()[0]
+    model, ema = _params(os.path.join(latest, "model.params")), _params(os.path.join(latest, "ema.params"))
+    # The average lags the weights: every trained weight differs, by a fraction of its last steps.
+    weights = [k for k in model if k.endswith("weight")]
+    assert all(not np.allclose(model[k], ema[k]) for k in weights)
+    assert _max_diff(model, ema) < 0.5
+    # BN re-estimation replaced the running statistics and nothing else.
+    recomputed = _params(str(tmp_path / "bn_recomputed.params"))
+    stats = [k for k in model if k.endswith(("running_mean", "running_var"))]
+    assert all(not np.allclose(model[k], recomputed[k]) for k in stats)
+    assert all(np.array_equal(model[k], recomputed[k]) for k in model if k not in stats)
     assert 0 <= summary["bn_recomputed_test_acc"] <= 1
-    assert os.path.isfile(os.path.join(Checkpoints(str(tmp_path)).latest()[0], "ema.params"))
     assert summary["final_test_acc"] > 0.4  # 10 classes; a short, heavily augmented run
 
 

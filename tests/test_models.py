@@ -8,7 +8,11 @@ import pytest
 from gluon_tricks import get_model, list_models
 from gluon_tricks.models import ResNet, UnknownModel, WeightsMismatch, model_settings
 
-gluoncv = pytest.importorskip("gluoncv")
+
+@pytest.fixture(scope="module")
+def gluoncv():
+    """GluonCV, the parity reference: only the parity tests need it."""
+    return pytest.importorskip("gluoncv")
 
 # Every name GluonCV publishes ImageNet or CIFAR weights for in these families (model_store.py).
 PUBLISHED = (
@@ -43,7 +47,7 @@ def _trainable(net):
 
 
 @pytest.mark.parametrize("name", PUBLISHED + UNPUBLISHED)
-def test_gluoncv_parity(name, tmp_path):
+def test_gluoncv_parity(name, tmp_path, gluoncv):
     shape = _shape(name)
     theirs = gluoncv.model_zoo.get_model(name, pretrained=False)
     theirs.initialize(mx.init.Xavier(magnitude=2))

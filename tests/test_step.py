@@ -42,8 +42,8 @@ def test_the_real_step_skips_an_overflowing_update_and_keeps_the_weights(dynamic
     applied, _ = stepper(*_batch(bad=True), 0, None)
     after = _weights(stepper.net)
     assert applied is False and scaler.skipped == 1
-    # No weight moved. (BN's running statistics did: the forward pass saw the inf. A skipped step
-    # keeps the forward's statistics update, in MXNet as in PyTorch's AMP.)
+    # No weight moved. (BN's running statistics did: MXNet updates them in the backward pass,
+    # which ran before the overflow was seen. A skipped step keeps them, as in PyTorch's AMP.)
     learned = [k for k in before if not k.endswith(("running_mean", "running_var"))]
     assert len(learned) > 50 and all(np.array_equal(before[k], after[k]) for k in learned)
     assert scaler.scale == (2.0 ** 7 if dynamic else 2.0 ** 8)
@@ -136,3 +136,28 @@ def test_accuracy_report_counts_top_k_and_the_loss_by_hand():
     assert report["top1"] == pytest.approx(np.mean(rank == 0))
     assert report["top3"] == pytest.approx(np.mean(rank < 3)) and report["top3"] < 1
     assert report["loss"] == pytest.approx(-np.mean(np.log(prob[np.arange(10), labels])), rel=1e-5)
+
+
+def test_bn_recomputation_averages_the_batches_statistics():
+    from mxnet.gluon import nn
+    from gluon_tricks.train.evaluation import recompute_bn_stats
+    # A lone BN: its recomputed running mean must be the mean over the batches it saw (MXNet
+    # updates running statistics in backward only; a forward-only pass left them untouched).
+    net = nn.HybridSequential()
+    net.add(nn.BatchNorm(in_channels=2))
+    net.initialize()
+    net.hybridize()
+    batches = [np.random.default_rng(k).normal(3 + k, 1 + k, (8, 2, 4, 4)).astype(np.float32) for k in range(3)]
+
+    class Loader:
+        def epoch(self, seed):
+            for b in batches:
+                yield mx.nd.array(b), mx.nd.zeros(8)
+    recompute_bn_stats(net, Loader(), 3, [mx.cpu()])
+    expected_mean = np.mean([b.mean(axis=(0, 2, 3)) for b in batches], axis=0)
+    expected_var = np.mean([b.var(axis=(0, 2, 3)) for b in batches], axis=0)
+    bn = net[0]
+    np.testing.assert_allclose(bn.running_mean.data().asnumpy(), expected_mean, rtol=1e-4)
+    # (MXNet's running variance is the biased batch variance: checked to a looser tolerance)
+    np.testing.assert_allclose(bn.running_var.data().asnumpy(), expected_var, rtol=0.05)
+    assert [p.grad_req for p in net.collect_params().values()] == ["write", "write", "null", "null"]  # restored

@@ -103,3 +103,15 @@ def test_import_without_mxnet_names_the_extra(tmp_path):
     assert result.returncode != 0
     assert "gluon_tricks[cpu]" in result.stderr and "gluon_tricks[cu112]" in result.stderr
     assert result.stderr.count("Traceback") == 1  # one short chain, not MXNet's internals
+
+
+@needs_data
+def test_mxnets_info_lines_stay_out_of_the_scripts_output(tmp_path):
+    # A ResNet-D's average-pooling downsample makes MXNet 1.9.1 print an INFO line from C++.
+    args = ["--model", "cifar_resnet20_v1d", "--epochs", "1", "--warmup-epochs", "0", "--train-samples", "128",
+            "--test-samples", "64", "--batch-size", "64", "--no-progress"]
+    quiet = train_cifar(*args, "--save-dir", tmp_path / "a")
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "prop_kind" not in quiet.stderr and "final top-1 accuracy" in quiet.stdout
+    debug = train_cifar(*args, "--save-dir", tmp_path / "b", env=dict(os.environ, GLUON_TRICKS_DEBUG="1"))
+    assert debug.returncode == 0 and "prop_kind is forward_scoring" in debug.stderr  # there to hold back

@@ -97,3 +97,29 @@ def test_fit_fine_tunes_weights_of_another_class_count(fashion_jpegs, tmp_path):
     assert saved["fc.weight"].shape == (4, 64) and summary["iterations"] == 384 // 32
     start = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")][0]
     assert start["recipe"]["pretrained"] == str(tmp_path / "ten.params")
+
+
+@pytest.mark.parametrize("backend", ["threads", "imagerecorditer"])
+def test_cutout_and_random_erasing_act_on_image_batches(fashion_jpegs, backend):
+    # They were silently ignored with dataset: images; now they are batch transforms on any source.
+    where = dict(QUICK, rec_train=str(fashion_jpegs / "train_rec.rec"), rec_val=str(fashion_jpegs / "val_rec.rec"),
+                 data_backend=backend, jitter=0.0, lighting=0.0)
+    plain = next(data.build_loaders(Recipe(**where))[0].epoch(0))[0].asnumpy()
+    cut = next(data.build_loaders(Recipe(**where, cutout=12))[0].epoch(0))[0].asnumpy()
+    changed = plain != cut
+    if backend == "threads":  # the same images underneath: only the squares differ, and they are 0
+        assert changed.any() and np.all(cut[changed] == 0)
+        per_image = changed.any(axis=1).reshape(len(cut), -1).sum(axis=1)
+        assert per_image.max() <= 12 * 12
+    else:  # ImageRecordIter draws its own augmentation: count the zeroed squares instead
+        # (a square centred anywhere keeps at least its 6x6 quarter inside the image)
+        assert ((cut == 0).all(axis=1).reshape(len(cut), -1).sum(axis=1) >= 6 * 6).all()
+    if backend == "threads":
+        erased = next(data.build_loaders(Recipe(**where, random_erasing=1.0))[0].epoch(0))[0].asnumpy()
+        assert (erased != plain).reshape(len(plain), -1).any(axis=1).all()  # every image got its box
+
+
+def test_old_recipes_naming_the_dataloader_backend_still_load():
+    assert Recipe.from_dict({"data_backend": "dataloader"}).data_backend == "threads"
+    with pytest.raises(ValueError, match="unknown data backend"):
+        data.pipeline_class("x.rec", "pytorch")

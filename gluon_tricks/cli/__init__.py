@@ -4,7 +4,9 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import sys
+import threading
 import traceback
 
 from ..data import DatasetNotFound, RecordFileError
@@ -159,7 +161,8 @@ def main_guard(parser, body):
 
 def _run_reporting_errors(parser, body):
     try:
-        return body()
+        with quiet_mxnet():
+            return body()
     except USER_ERRORS as err:
         if os.environ.get("GLUON_TRICKS_DEBUG"):
             raise
@@ -193,3 +196,57 @@ def predictor_from_args(args, recipe=None):
     return Predictor.from_model(args.model, "gluoncv" if args.use_pretrained else args.params,
                                 getattr(args, "classes", None), recipe=recipe, input_size=args.input_size,
                                 crop_ratio=args.crop_ratio)
+
+
+# MXNet 1.9.1 writes these INFO lines from C++ straight to stderr, with no level to turn them off:
+# one per ResNet-D run ("MKLDNN Pooling: training with prop_kind is forward_scoring": its average
+# pooling excludes padding, as GluonCV's weights need) and one per ImageRecordIter.
+MXNET_CHATTER = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S+: (MKLDNN Pooling: training with prop_kind is forward_scoring"
+                           rb"|ImageRecordIOParser2: .*, use \d+ threads for decoding"
+                           rb"|Using \w+StorageManager|\S*Load: )")
+
+
+@contextlib.contextmanager
+def quiet_mxnet():
+    """Drop MXNet's known INFO chatter from stderr (file descriptor 2, where C++ writes); every
+    other line passes through as it comes. GLUON_TRICKS_DEBUG=1 keeps everything."""
+    if os.environ.get("GLUON_TRICKS_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        read_end, write_end = os.pipe()
+    except OSError:
+        yield
+        return
+
+    def forward():
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            pending = b""
+            while True:
+                chunk = pipe.read(65536)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                kept = [line + b"\n" for line in lines if not MXNET_CHATTER.match(line)]
+                if pending and not pending.startswith(b"["):  # a progress bar's partial line: now
+                    kept.append(pending)
+                    pending = b""
+                if kept:
+                    os.write(saved, b"".join(kept))
+            if pending:
+                os.write(saved, pending)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the thread drains and stops
+        thread.join(timeout=5)
+        os.close(saved)

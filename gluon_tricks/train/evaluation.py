@@ -46,23 +46,37 @@ def recompute_bn_stats(net, loader, batches, ctxs, epoch_seed=10 ** 6):
     """Replace BN running statistics by their average over ``batches`` training batches.
 
     fb.resnet.torch found that statistics recomputed on training data after training improve
-    top-1; a cumulative average (momentum k/(k+1) at batch k) weighs every batch equally."""
+    top-1; a cumulative average (momentum k/(k+1) at batch k) weighs every batch equally.
+
+    MXNet 1.9.1 updates BN's running statistics in the *backward* pass, not the forward (a
+    forward in training mode alone changes nothing), so each batch goes forward and backward,
+    with the gradient taken for the input only: the weights' gradients are left alone."""
     bns = [b for b in blocks(net) if isinstance(b, gluon.nn.BatchNorm) and not b._kwargs.get("use_global_stats")]
     saved = [b._kwargs["momentum"] for b in bns]
+    params = list(net.collect_params().values())
+    grad_reqs = [p.grad_req for p in params]
     net.hybridize(active=False)  # momentum is read per call only when imperative
     dtype = net_dtype(net)
     try:
+        for p in params:
+            p.grad_req = "null"
         for k, (x, _) in enumerate(loader.epoch(epoch_seed)):
             if k >= batches:
                 break
             for b in bns:
                 b._kwargs["momentum"] = k / (k + 1.0)
-            with autograd.train_mode():
-                for xi in parallel.split(x, ctxs):
-                    net(xi.astype(dtype, copy=False))
+            for xi in parallel.split(x, ctxs):
+                xi = xi.astype(dtype)
+                xi.attach_grad()
+                with autograd.record():
+                    out = net(xi)
+                out.backward()
+            mx.nd.waitall()  # momentum changes for the next batch: this one must be done
     finally:
         for b, m in zip(bns, saved):
             b._kwargs["momentum"] = m
+        for p, req in zip(params, grad_reqs):
+            p.grad_req = req
         net.hybridize(static_alloc=True, static_shape=True)
     mx.nd.waitall()
 

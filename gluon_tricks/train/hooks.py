@@ -209,6 +209,8 @@ class Reporter(Hook):
                    record["test_loss"], record["test_acc"], record["epoch_time"], record["img_per_s"]))
         if "ema_test_acc" in record:
             line += "  EMA acc %.4f" % record["ema_test_acc"]
+        if record.get("skipped_images"):
+            line += "  (%d undecodable images skipped)" % record["skipped_images"]
         self.tqdm.write(line) if self.progress else print(line, flush=True)
 
     def end(self, run, summary):

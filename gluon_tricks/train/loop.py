@@ -127,7 +127,7 @@ def _train_epoch(run, schedule, epoch):
     recipe, state = run.recipe, run.state
     micro_batches = run.steps_per_epoch * recipe.accumulate  # no partial accumulation spills into the next epoch
     first = state["batch"] if epoch == state["epoch"] else 0
-    meter, previous = Meter(), None
+    meter, previous, skipped = Meter(), None, run.train_loader.skipped
     run.call("epoch_start", epoch, first, micro_batches)
     run.tic, run.epoch_time, run.data_time = time.time(), 0.0, 0.0
     batches = run.train_loader.epoch(epoch, start=first)
@@ -156,7 +156,8 @@ def _train_epoch(run, schedule, epoch):
         raise TrainingDiverged("training loss is %s after epoch %d; lower --lr" % (train_loss, epoch + 1))
     return {"kind": "epoch", "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
             "epoch_time": epoch_time, "train_time": state["train_time"],
-            "img_per_s": meter.count / max(epoch_time, 1e-9), "lr": run.lr}
+            "img_per_s": meter.count / max(epoch_time, 1e-9), "lr": run.lr,
+            "skipped_images": run.train_loader.skipped - skipped}
 
 
 def _warm_start(start, run):
