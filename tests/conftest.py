@@ -8,6 +8,10 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_CIFAR = os.path.join(ROOT, "scripts", "train_cifar.py")
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+NO_DATA = "Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)"
+HAVE_DATA = os.path.isdir(DEBIAN_FASHION_MNIST)
+needs_data = pytest.mark.skipif(not HAVE_DATA, reason=NO_DATA)
 
 
 def train_cifar(*args, env=None, timeout=600):
@@ -23,6 +27,8 @@ FASHION_CLASSES = {"tshirt": 0, "trouser": 1, "bag": 8, "sneaker": 7}  # folder 
 def fashion_jpegs(tmp_path_factory):
     """Real images as an ImageNet-style tree: root/{train,val}/<class>/*.jpg, 4 Fashion-MNIST
     classes, 40x40 RGB JPEGs, 96 train and 24 val images per class, plus packed .rec files."""
+    if not HAVE_DATA:
+        pytest.skip(NO_DATA)
     from PIL import Image
 
     from gluon_tricks.data import load_fashion_mnist, pack

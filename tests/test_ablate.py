@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pytest
 
+from conftest import needs_data
+
 from gluon_tricks import ablate
 from gluon_tricks.cli import ablate as script
 from gluon_tricks.train import Recipe
@@ -45,6 +47,7 @@ def test_summary_statistics_and_report_files(tmp_path):
     assert os.path.getsize(paths["chart"]) > 1000
 
 
+@needs_data
 def test_the_script_runs_rows_with_seeds_reuses_finished_runs_and_distils(tmp_path, capsys):
     argv = ["--out", str(tmp_path), "--seeds", "0,1", "--rows", "+ label smoothing,+ distillation",
             "--teacher", "cifar_resnet20_v1d", "--train-teacher", "--epochs", "1", "--train-samples", "512",

@@ -10,17 +10,14 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from conftest import TRAIN_CIFAR, train_cifar
+from conftest import TRAIN_CIFAR, needs_data, train_cifar
 
-from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, fit
 from gluon_tricks.train.checkpoint import CheckpointError, Checkpoints
 from gluon_tricks.machine import BF16_CPU_FLAGS, cpu_flags
 from gluon_tricks.train.report import read_log
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST),
-                                reason="Debian's dataset-fashion-mnist is not installed")
 HAS_BF16 = bool(cpu_flags() & set(BF16_CPU_FLAGS))
 
 # Small and quick: 640 real images, 10 steps per epoch at batch 64.

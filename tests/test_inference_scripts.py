@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from conftest import needs_data
+
 from gluon_tricks.train import Recipe, fit
 
 
@@ -108,6 +110,7 @@ def test_export_of_a_run_says_how_to_preprocess(run, tmp_path):
     assert "onnx" not in paths and os.path.isfile(paths["params"])
 
 
+@needs_data
 def test_a_fashion_mnist_run_classifies_grayscale_files_and_evaluates_on_its_test_set(tmp_path):
     from PIL import Image
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, train_cifar
+from conftest import ROOT, needs_data, train_cifar
 from gluon_tricks.train import Recipe
 from gluon_tricks.train.schedule import Schedule
 
@@ -27,6 +27,7 @@ def test_classic_recipe_divides_by_10_at_epochs_82_and_123():
     assert s(123 * 391) == pytest.approx(0.001) and r.optimizer == "sgd" and r.wd == 1e-4
 
 
+@needs_data
 def test_fast_recipe_trains_a_narrow_resnet9_on_fashion_mnist(tmp_path):
     run = train_cifar("--recipe", os.path.join(ZOO, "cifar10_resnet9_fast.yaml"), "--dataset", "fashion-mnist",
                       "--model-kwargs", '{"channels": [16, 32, 64, 128]}', "--batch-size", "128", "--epochs", "3",

@@ -6,18 +6,15 @@ import sys
 import mxnet as mx
 import pytest
 
-from conftest import train_cifar
+from conftest import needs_data, train_cifar
 
 from gluon_tricks import get_model
-from gluon_tricks.data.small import DEBIAN_FASHION_MNIST
 from gluon_tricks.train import Recipe, evaluate, fit
 from gluon_tricks.train.checkpoint import Checkpoints
 from gluon_tricks.data import build_loaders
 from gluon_tricks.train.report import read_log
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-needs_data = pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_MNIST),
-                                reason="Debian's dataset-fashion-mnist is not installed")
 
 
 @needs_data

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -104,3 +105,26 @@ def test_trains_on_packed_jpegs_keeps_every_nth_epoch_and_resumes_gluoncv_style(
     assert epochs == [1]  # only the second epoch was trained
     start = next(r for r in records if r["kind"] == "start")
     assert start["state"]["iteration"] == start["steps_per_epoch"]
+
+
+def test_rgb_mean_and_std_normalise_the_images(fashion_jpegs):
+    from gluon_tricks.data import build_loaders
+    r = recipe_of("--model", "cifar_resnet20_v1b", "--rgb-mean", "100,110,120", "--rgb-std", "50,60,70",
+                  "--input-size", "32", "--rec-train", str(fashion_jpegs / "train_rec.rec"), "--rec-val",
+                  str(fashion_jpegs / "val_rec.rec"), "--batch-size", "24")
+    assert (r.rgb_mean, r.rgb_std) == ((100, 110, 120), (50, 60, 70))
+    # Validation batches are deterministic: undo the normalisation and the pixels are 0..255 again,
+    # which they are only with the mean and std the flags gave.
+    x = next(build_loaders(r)[1].epoch())[0].asnumpy()
+    pixels = x * np.array([50, 60, 70]).reshape(1, 3, 1, 1) + np.array([100, 110, 120]).reshape(1, 3, 1, 1)
+    assert pixels.min() > -0.01 and pixels.max() < 255.01 and np.allclose(pixels, np.round(pixels), atol=0.01)
+    with pytest.raises(SystemExit):
+        recipe_of("--model", "resnet18_v1b", "--rgb-std", "1,2,x")
+
+
+def test_the_commands_are_installed_and_run():
+    import shutil
+    command = shutil.which("gt-train-imagenet")
+    assert command, "pip install -e . puts the gt-* commands on the PATH"
+    run = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "--rgb-mean" in run.stdout and "GluonCV's flags" in run.stdout

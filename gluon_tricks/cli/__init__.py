@@ -142,6 +142,26 @@ def tee(path):
             sys.stdout = original
 
 
+def program(build_parser):
+    """``@program(parser)`` on ``main(args)`` makes ``main(argv=None)``: parse, run, and end a
+    user error in one line (see :func:`main_guard`)."""
+    def wrap(body):
+        def main(argv=None):
+            p = build_parser()
+            args = p.parse_args(argv)
+            return main_guard(p, lambda: body(args))
+        main.__doc__ = body.__doc__
+        return main
+    return wrap
+
+
+def write_json(path, report, indent=2):
+    """A report as JSON, when the user asked for a file."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=indent)
+
+
 def main_guard(parser, body):
     """Run ``body()``; a user error ends the program with ``prog: error: <one line>`` and status 2.
 

@@ -17,7 +17,7 @@ examples:
 import argparse
 
 from .. import ablate
-from . import add_recipe_arguments, main_guard, recipe_from_args
+from . import add_recipe_arguments, program, recipe_from_args
 
 
 def parser():
@@ -34,24 +34,20 @@ def parser():
     return p
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
-
-    def run():
-        try:
-            seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-        except ValueError:
-            raise ValueError("--seeds takes comma-separated integers, got %r" % args.seeds) from None
-        if args.warmup_epochs is None:
-            args.warmup_epochs = 0.0  # the baseline has none; the cosine row sets its own (epochs / 10)
-        rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
-        summary, paths = ablate.ablate(recipe_from_args(args), seeds, args.out, rows, args.independent, args.teacher,
-                                       args.teacher_params, args.train_teacher, args.progress)
-        print(open(paths["markdown"]).read())
-        print("table %s, %s; chart %s" % (paths["markdown"], paths["csv"], paths["chart"]))
-        return summary
-    return main_guard(p, run)
+@program(parser)
+def main(args):
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError("--seeds takes comma-separated integers, got %r" % args.seeds) from None
+    if args.warmup_epochs is None:
+        args.warmup_epochs = 0.0  # the baseline has none; the cosine row sets its own (epochs / 10)
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    summary, paths = ablate.ablate(recipe_from_args(args), seeds, args.out, rows, args.independent, args.teacher,
+                                   args.teacher_params, args.train_teacher, args.progress)
+    print(open(paths["markdown"]).read())
+    print("table %s, %s; chart %s" % (paths["markdown"], paths["csv"], paths["chart"]))
+    return summary
 
 
 if __name__ == "__main__":

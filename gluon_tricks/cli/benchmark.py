@@ -14,10 +14,9 @@ examples:
   python scripts/benchmark.py --compare 'resnet*_v1[bd]' --batch-sizes 32
 """
 import argparse
-import json
 import time
 
-from . import _comma_floats, main_guard
+from . import write_json, _comma_floats, program
 
 SPEED_COLUMNS = [("batch", "batch", "%d"), ("train img/s", "train_img_per_s", "%.1f"),
                  ("infer img/s", "img_per_s", "%.1f"), ("avg ms", "avg_ms", "%.1f"), ("p90 ms", "p90_ms", "%.1f"),
@@ -44,46 +43,40 @@ def parser():
     return p
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
+@program(parser)
+def main(args):
+    from .. import benchmark
+    from ..machine import machine_info
+    from ..models import model_settings
+    from ..train import Precision, parallel
 
-    def run():
-        from .. import benchmark
-        from ..machine import machine_info
-        from ..models import model_settings
-        from ..train import Precision, parallel
-
-        batches = [int(b) for b in args.batch_sizes]
-        if not batches or min(batches) < 1 or args.prof < 1 or args.warmup < 0:
-            raise ValueError("batch sizes and --prof must be positive, --warmup >= 0")
-        ctxs = parallel.contexts(args.gpus)
-        if len(ctxs) > 1:
-            raise ValueError("benchmark one device at a time: --gpus 0")
-        precision = Precision(args.dtype).check(ctxs)
-        report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), "args": vars(args)}
-        if args.compare:
-            if not benchmark.list_models(args.compare):
-                raise ValueError("no registry model matches %r" % args.compare)
-            rows = benchmark.compare_models(args.compare, batches[0], args.size, args.prof)
-            print(benchmark.markdown_table(rows, COMPARE_COLUMNS))
-            print("(fwd+bwd: one forward and backward pass at batch %d, float32; GMACs per image)" % batches[0])
-        else:
-            model_settings(args.model)
-            shape = benchmark.input_shape(args.model, args.size)
-            rows, params, macs = benchmark.speed_rows(args.model, batches, shape, precision, args.mode, args.prof,
-                                                      args.warmup, args.classes, ctxs[0])
-            columns = [c for c in SPEED_COLUMNS if any(c[1] in r for r in rows)]
-            print("%s, %s, input %dx%dx%d, %s%s" % (args.model, args.dtype, *shape, report["machine"]["cpu"],
-                  "" if params is None else ", %.2fM params, %.2f GMACs/image" % (params / 1e6, macs / 1e9)))
-            print(benchmark.markdown_table(rows, columns))
-            report.update(model=args.model, params=params, macs=macs)
-        report["rows"] = rows
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1)
-        return report
-    return main_guard(p, run)
+    batches = [int(b) for b in args.batch_sizes]
+    if not batches or min(batches) < 1 or args.prof < 1 or args.warmup < 0:
+        raise ValueError("batch sizes and --prof must be positive, --warmup >= 0")
+    ctxs = parallel.contexts(args.gpus)
+    if len(ctxs) > 1:
+        raise ValueError("benchmark one device at a time: --gpus 0")
+    precision = Precision(args.dtype).check(ctxs)
+    report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), "args": vars(args)}
+    if args.compare:
+        if not benchmark.list_models(args.compare):
+            raise ValueError("no registry model matches %r" % args.compare)
+        rows = benchmark.compare_models(args.compare, batches[0], args.size, args.prof)
+        print(benchmark.markdown_table(rows, COMPARE_COLUMNS))
+        print("(fwd+bwd: one forward and backward pass at batch %d, float32; GMACs per image)" % batches[0])
+    else:
+        model_settings(args.model)
+        shape = benchmark.input_shape(args.model, args.size)
+        rows, params, macs = benchmark.speed_rows(args.model, batches, shape, precision, args.mode, args.prof,
+                                                  args.warmup, args.classes, ctxs[0])
+        columns = [c for c in SPEED_COLUMNS if any(c[1] in r for r in rows)]
+        print("%s, %s, input %dx%dx%d, %s%s" % (args.model, args.dtype, *shape, report["machine"]["cpu"],
+              "" if params is None else ", %.2fM params, %.2f GMACs/image" % (params / 1e6, macs / 1e9)))
+        print(benchmark.markdown_table(rows, columns))
+        report.update(model=args.model, params=params, macs=macs)
+    report["rows"] = rows
+    write_json(args.json, report, indent=1)
+    return report
 
 
 if __name__ == "__main__":

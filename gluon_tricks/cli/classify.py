@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 
-from . import add_weights_arguments, main_guard, predictor_from_args
+from . import add_weights_arguments, predictor_from_args, program
 
 
 def parser():
@@ -26,27 +26,23 @@ def parser():
     return p
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
-
-    def run():
-        if args.top < 1:
-            raise ValueError("--top must be >= 1")
-        missing = [f for f in args.images if not os.path.isfile(f)]
-        if missing:
-            raise FileNotFoundError("no such image file: %s" % ", ".join(missing))
-        predictor = predictor_from_args(args)
-        results = predictor.top(args.images, args.top)
-        for path, best in zip(args.images, results):
-            if args.json:
-                print(json.dumps({"image": path, "top": [{"class": c, "probability": p} for c, p in best]}))
-            else:
-                print(path)
-                for rank, (name, prob) in enumerate(best, 1):
-                    print("  %d. %-30s %6.2f%%" % (rank, name, 100 * prob))
-        return results
-    return main_guard(p, run)
+@program(parser)
+def main(args):
+    if args.top < 1:
+        raise ValueError("--top must be >= 1")
+    missing = [f for f in args.images if not os.path.isfile(f)]
+    if missing:
+        raise FileNotFoundError("no such image file: %s" % ", ".join(missing))
+    predictor = predictor_from_args(args)
+    results = predictor.top(args.images, args.top)
+    for path, best in zip(args.images, results):
+        if args.json:
+            print(json.dumps({"image": path, "top": [{"class": c, "probability": p} for c, p in best]}))
+        else:
+            print(path)
+            for rank, (name, prob) in enumerate(best, 1):
+                print("  %d. %-30s %6.2f%%" % (rank, name, 100 * prob))
+    return results
 
 
 if __name__ == "__main__":

@@ -12,10 +12,9 @@ examples:
 """
 import argparse
 import dataclasses
-import json
 import os
 
-from . import add_weights_arguments, main_guard, predictor_from_args
+from . import write_json, add_weights_arguments, predictor_from_args, program
 from ..train import Recipe
 from ..data import build_test_loader, dataset_names
 from ..train import accuracy_report
@@ -52,25 +51,19 @@ def data_recipe(args, base):
     return dataclasses.replace(base or Recipe(dataset="images"), **fields)
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
-
-    def run():
-        base = Recipe.load(os.path.join(args.run, "recipe.json")) if args.run and \
-            os.path.isfile(os.path.join(args.run, "recipe.json")) else None
-        recipe = data_recipe(args, base)
-        loader = build_test_loader(recipe)  # bad data stops here, before the network is built
-        predictor = predictor_from_args(args, recipe)
-        report = accuracy_report(predictor.net, loader, [predictor.ctx], args.tta_flip)
-        report.update(model=predictor.recipe.model, weights=args.params or args.run or "gluoncv")
-        print("%s: top-1 %.4f  top-5 %.4f  loss %.4f  on %d images  (%.1f img/s)" % (
-            report["model"], report["top1"], report["top5"], report["loss"], report["images"], report["img_per_s"]))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=2)
-        return report
-    return main_guard(p, run)
+@program(parser)
+def main(args):
+    base = Recipe.load(os.path.join(args.run, "recipe.json")) if args.run and \
+        os.path.isfile(os.path.join(args.run, "recipe.json")) else None
+    recipe = data_recipe(args, base)
+    loader = build_test_loader(recipe)  # bad data stops here, before the network is built
+    predictor = predictor_from_args(args, recipe)
+    report = accuracy_report(predictor.net, loader, [predictor.ctx], args.tta_flip)
+    report.update(model=predictor.recipe.model, weights=args.params or args.run or "gluoncv")
+    print("%s: top-1 %.4f  top-5 %.4f  loss %.4f  on %d images  (%.1f img/s)" % (
+        report["model"], report["top1"], report["top5"], report["loss"], report["images"], report["img_per_s"]))
+    write_json(args.json, report)
+    return report
 
 
 if __name__ == "__main__":

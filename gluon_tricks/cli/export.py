@@ -13,7 +13,7 @@ examples:
 import argparse
 import os
 
-from . import add_weights_arguments, main_guard, predictor_from_args
+from . import add_weights_arguments, predictor_from_args, program
 
 TOLERANCE = 1e-4
 
@@ -28,27 +28,23 @@ def parser():
     return p
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
-
-    def run():
-        from ..export import export, onnx_difference
-        if args.check and args.no_onnx:
-            raise ValueError("--check compares the ONNX file: drop --no-onnx")
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        predictor = predictor_from_args(args)
-        paths = export(predictor, args.output, onnx=not args.no_onnx, opset=args.opset)
-        for kind, path in paths.items():
-            print("%-6s %s" % (kind, path))
-        if args.check:
-            diff = onnx_difference(predictor, paths["onnx"])
-            print("onnxruntime vs MXNet: max abs difference %.3g (tolerance %g)" % (diff, TOLERANCE))
-            if not diff < TOLERANCE:
-                raise ValueError("ONNX outputs differ from MXNet's by %.3g > %g" % (diff, TOLERANCE))
-            paths["difference"] = diff
-        return paths
-    return main_guard(p, run)
+@program(parser)
+def main(args):
+    from ..export import export, onnx_difference
+    if args.check and args.no_onnx:
+        raise ValueError("--check compares the ONNX file: drop --no-onnx")
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    predictor = predictor_from_args(args)
+    paths = export(predictor, args.output, onnx=not args.no_onnx, opset=args.opset)
+    for kind, path in paths.items():
+        print("%-6s %s" % (kind, path))
+    if args.check:
+        diff = onnx_difference(predictor, paths["onnx"])
+        print("onnxruntime vs MXNet: max abs difference %.3g (tolerance %g)" % (diff, TOLERANCE))
+        if not diff < TOLERANCE:
+            raise ValueError("ONNX outputs differ from MXNet's by %.3g > %g" % (diff, TOLERANCE))
+        paths["difference"] = diff
+    return paths
 
 
 if __name__ == "__main__":

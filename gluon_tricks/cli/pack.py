@@ -15,7 +15,7 @@ import argparse
 import os
 import warnings
 
-from . import main_guard
+from . import program
 from ..data.recordio import pack
 
 
@@ -31,24 +31,20 @@ def parser():
     return p
 
 
-def main(argv=None):
-    p = parser()
-    args = p.parse_args(argv)
-
-    def run():
-        if args.resize < 0 or args.workers < 1:
-            raise ValueError("--resize must be >= 0 and -j >= 1")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # skipped files are listed below instead
-            summary = pack(args.source, args.prefix, root=args.root, resize=args.resize, quality=args.quality,
-                           workers=args.workers, progress=not args.no_progress)
-        for rel, reason in summary["skipped"]:
-            print("skipped %s: %s" % (rel, reason))
-        print("wrote %d images to %s (%d skipped)%s" % (
-            summary["written"], summary["rec"], len(summary["skipped"]),
-            "; %d classes in %s.classes.json" % (len(summary["classes"]), args.prefix) if summary["classes"] else ""))
-        return summary
-    return main_guard(p, run)
+@program(parser)
+def main(args):
+    if args.resize < 0 or args.workers < 1:
+        raise ValueError("--resize must be >= 0 and -j >= 1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped files are listed below instead
+        summary = pack(args.source, args.prefix, root=args.root, resize=args.resize, quality=args.quality,
+                       workers=args.workers, progress=not args.no_progress)
+    for rel, reason in summary["skipped"]:
+        print("skipped %s: %s" % (rel, reason))
+    print("wrote %d images to %s (%d skipped)%s" % (
+        summary["written"], summary["rec"], len(summary["skipped"]),
+        "; %d classes in %s.classes.json" % (len(summary["classes"]), args.prefix) if summary["classes"] else ""))
+    return summary
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from .hooks import Checkpointer, TrainingDiverged, recipe_hooks  # noqa: F401  (
 from .parallel import Reduction
 from .precision import Precision
 from .schedule import Schedule
-from .step import Meter, Stepper, build_loss, build_trainer
+from .step import Meter, Stepper, build_loss, build_trainer, check_optimizer
 
 
 class TrainingRun:
@@ -82,6 +82,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     ctxs = list(contexts) if contexts else parallel.contexts(recipe.gpus)
     precision.check(ctxs)
     parallel.check_kvstore(recipe.kv_store, ctxs)
+    check_optimizer(recipe.optimizer)
     if recipe.teacher:
         get_model(recipe.teacher)  # unknown names fail before any data is read
     precision.activate()

@@ -18,14 +18,18 @@ def build_loss(recipe):
     return SoftTargetLoss()
 
 
+def check_optimizer(name):
+    """Stop before any work on an optimizer MXNet does not have."""
+    if name not in mx.optimizer.Optimizer.opt_registry:
+        raise ValueError("unknown optimizer %r; MXNet has %s" % (name, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
+
+
 def build_trainer(recipe, net, reduction=None, precision=None):
     """Optimizer by MXNet name at the recipe's (linearly scaled) lr; no decay on BN and biases
     when asked; float32 master weights under float16; reduced by ``reduction``."""
     reduction = reduction or Reduction()
     precision = precision or Precision.from_recipe(recipe)
-    if recipe.optimizer not in mx.optimizer.Optimizer.opt_registry:
-        raise ValueError("unknown optimizer %r; MXNet has %s" % (
-            recipe.optimizer, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
+    check_optimizer(recipe.optimizer)
     if recipe.no_wd:  # Bag of Tricks 3.1: no bias decay (BN gamma/beta and biases)
         for param in net.collect_params(".*gamma|.*beta|.*bias").values():
             param.wd_mult = 0.0
