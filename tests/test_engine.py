@@ -201,7 +201,8 @@ def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
     # The average lags the weights (cosine ends at lr 0, so only by a little: compared exactly).
     weights = [k for k in model if k.endswith("weight")]
     assert sum(not np.array_equal(model[k], ema[k]) for k in weights) >= 0.9 * len(weights)
-    assert _max_diff(model, ema) < 0.5
+    lag = np.mean([np.abs(model[k] - ema[k]).mean() for k in weights])
+    assert lag < 0.1 * np.mean([np.abs(model[k]).mean() for k in weights])  # an average of these weights
     # BN re-estimation replaced the running statistics and nothing else.
     recomputed = _params(str(tmp_path / "bn_recomputed.params"))
     stats = [k for k in model if k.endswith(("running_mean", "running_var"))]
