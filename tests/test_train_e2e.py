@@ -112,3 +112,22 @@ def test_mxnets_info_lines_stay_out_of_the_scripts_output(tmp_path):
     assert "prop_kind" not in quiet.stderr and "final top-1 accuracy" in quiet.stdout
     debug = train_cifar(*args, "--save-dir", tmp_path / "b", env=dict(os.environ, GLUON_TRICKS_DEBUG="1"))
     assert debug.returncode == 0 and "prop_kind is forward_scoring" in debug.stderr  # there to hold back
+
+
+def test_the_stderr_filter_drops_only_mxnets_known_info_lines():
+    code = r'''
+import os, sys
+from gluon_tricks.cli import quiet_mxnet
+with quiet_mxnet():
+    os.write(2, b"[23:11:23] ../src/operator/nn/mkldnn/mkldnn_pooling.cc:58: MKLDNN Pooling: training with prop_kind is forward_scoring\n")
+    os.write(2, b"[23:15:28] src/operator/x.cc:1: Check failed: a real problem\n")
+    sys.stderr.write("\rprogress 50%")
+    os.write(2, b"[22:52:11] ../src/io/iter_image_recordio_2.cc:177: ImageRecordIOParser2: a.rec, use 1 threads for decoding..\n")
+    sys.stderr.write("\rprogress 100%\n")
+sys.stderr.write("after\n")
+'''
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    # The ImageRecordIter line came right after an unfinished progress-bar line: cut out alone.
+    assert run.stderr == (b"[23:15:28] src/operator/x.cc:1: Check failed: a real problem\n"
+                          b"\rprogress 50%\rprogress 100%\nafter\n")

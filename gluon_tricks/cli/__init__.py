@@ -220,10 +220,11 @@ def predictor_from_args(args, recipe=None):
 
 # MXNet 1.9.1 writes these INFO lines from C++ straight to stderr, with no level to turn them off:
 # one per ResNet-D run ("MKLDNN Pooling: training with prop_kind is forward_scoring": its average
-# pooling excludes padding, as GluonCV's weights need) and one per ImageRecordIter.
-MXNET_CHATTER = re.compile(rb"^\[\d\d:\d\d:\d\d\] \S+: (MKLDNN Pooling: training with prop_kind is forward_scoring"
+# pooling excludes padding, as GluonCV's weights need), one per ImageRecordIter, and on GPUs one
+# per device about its memory pool.
+MXNET_CHATTER = re.compile(rb"\[\d\d:\d\d:\d\d\] \S+: (?:MKLDNN Pooling: training with prop_kind is forward_scoring"
                            rb"|ImageRecordIOParser2: .*, use \d+ threads for decoding"
-                           rb"|Using \w+StorageManager|\S*Load: )")
+                           rb"|Using \w+StorageManager\.).*")
 
 
 @contextlib.contextmanager
@@ -250,7 +251,9 @@ def quiet_mxnet():
                     break
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
-                kept = [line + b"\n" for line in lines if not MXNET_CHATTER.match(line)]
+                # Chatter is cut out with its newline; it may follow a progress bar's unfinished line.
+                kept = [cut if cut != line else line + b"\n"
+                        for line, cut in ((line, MXNET_CHATTER.sub(b"", line)) for line in lines)]
                 if pending and not pending.startswith(b"["):  # a progress bar's partial line: now
                     kept.append(pending)
                     pending = b""
