@@ -77,13 +77,12 @@ def test_fine_tuning_keeps_the_features_and_replaces_a_classifier_of_another_siz
 
 
 def test_pretrained_weights_that_cannot_be_had_give_a_clear_error(tmp_path, monkeypatch):
-    import gluoncv.model_zoo.model_store as store
-
-    def offline(name, root):
-        raise OSError("no network")
-    monkeypatch.setattr(store, "get_model_file", offline)
-    with pytest.raises(ValueError, match="not cached and could not be downloaded"):
+    monkeypatch.setenv("GLUON_TRICKS_OFFLINE", "1")  # (the downloads themselves: test_zoo_store.py)
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path))
+    with pytest.raises(zoo.ZooError, match=r"not downloading .*resnet50_v1d-117a384e\.zip"):
         zoo.pretrained_file("resnet50_v1d", "gluoncv")
+    with pytest.raises(zoo.ZooError, match="no published weights for 'resnet50_v1e'; these have them: cifar_resnet110_v1"):
+        zoo.pretrained_file("resnet50_v1e", "gluoncv")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         zoo.pretrained_file("resnet50_v1d", str(tmp_path / "missing.params"))
 

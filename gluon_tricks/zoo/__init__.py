@@ -2,7 +2,9 @@
 
 The arrows go one way: ``models`` (architectures) -> ``zoo`` (weights) -> ``train``, scripts."""
 from ..models import get_model
-from .weights import INITIALIZERS, cache_dir, classifier_size, pretrained_file, replace_classifier  # noqa: F401
+from .store import ChecksumError, ZooError  # noqa: F401
+from .weights import (INITIALIZERS, cache_dir, classifier_size, manifest, pretrained_file, published,  # noqa: F401
+                      replace_classifier)
 
 
 def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):

@@ -1,9 +1,14 @@
 """Where a network's weights come from: a file, or GluonCV's published weights; and what a
 weights file says about the classifier it was trained with."""
+import functools
+import json
 import os
+import sys
 
 import mxnet as mx
 from mxnet import gluon
+
+from . import store
 
 INITIALIZERS = {
     "msra": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),  # He et al. 2015
@@ -16,21 +21,34 @@ def cache_dir():
     return os.path.join(mx.base.data_dir(), "models")
 
 
-def pretrained_file(name, source):
+@functools.lru_cache(maxsize=None)
+def manifest():
+    """Published weights by registry name (``manifest.json`` in this package)."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifest.json")) as f:
+        return {entry["name"]: entry for entry in json.load(f)["models"]}
+
+
+def published(name):
+    """The manifest entry of ``name``; a ZooError naming the models that have weights otherwise."""
+    if name not in manifest():
+        raise store.ZooError("no published weights for %r; these have them: %s" % (name, ", ".join(sorted(manifest()))))
+    return manifest()[name]
+
+
+def pretrained_file(name, source, root=None):
     """The .params file ``source`` names: a path, or 'gluoncv' for GluonCV's published weights of
-    ``name`` (its model store: the cache under $MXNET_HOME/models, downloaded when missing)."""
+    ``name``: from the cache ``root`` (default $MXNET_HOME/models, which GluonCV shares), checked
+    against the full sha1, else downloaded (see :mod:`gluon_tricks.zoo.store`)."""
     if source != "gluoncv":
         if not os.path.isfile(source):
             raise FileNotFoundError("weights file %s does not exist" % source)
         return source
-    from gluoncv.model_zoo.model_store import get_model_file
-    try:
-        return get_model_file(name, root=cache_dir())
-    except ValueError:
-        raise ValueError("GluonCV publishes no weights for %r; pass a .params file instead" % name) from None
-    except OSError as err:
-        raise ValueError("GluonCV's weights for %r are not cached and could not be downloaded (%s); put the "
-                         "file in %s or pass it as a path" % (name, err, cache_dir())) from None
+    entry = published(name)
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+        progress = functools.partial(tqdm, unit="B", unit_scale=True, leave=False)
+    return store.fetch(name, entry["sha1"], root or cache_dir(), progress=progress)
 
 
 def classifier_size(path):
