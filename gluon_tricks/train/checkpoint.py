@@ -6,22 +6,15 @@ the one-line file ``checkpoints/latest`` is atomically replaced to name it. Only
 are older directories removed (the newest ``keep`` stay). A crash at any moment leaves
 ``latest`` naming a complete checkpoint, and resuming verifies every file's sha1.
 """
-import hashlib
 import json
 import os
 import shutil
 
+from ..zoo.store import sha1_of
+
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, truncated or corrupt; the message names the file."""
-
-
-def _sha1(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def atomic_write(path, write):
@@ -65,7 +58,7 @@ class Checkpoints:
         files = {}
         for filename, write in writers.items():
             atomic_write(os.path.join(path, filename), write)
-            files[filename] = _sha1(os.path.join(path, filename))
+            files[filename] = sha1_of(os.path.join(path, filename))
         atomic_text(os.path.join(path, "meta.json"), json.dumps(dict(meta, files=files), indent=2, sort_keys=True))
         atomic_text(self.latest_file, name + "\n")
         self._prune(name)
@@ -93,7 +86,7 @@ class Checkpoints:
             file_path = os.path.join(path, filename)
             if not os.path.isfile(file_path):
                 raise CheckpointError("checkpoint file %s is missing; %s" % (file_path, self._others(name)))
-            if _sha1(file_path) != digest:
+            if sha1_of(file_path) != digest:
                 raise CheckpointError("checkpoint file %s is corrupt or truncated (sha1 differs from meta.json); %s"
                                       % (file_path, self._others(name)))
         return path, meta
