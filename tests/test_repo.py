@@ -32,3 +32,29 @@ def test_model_zoo_recipes_load_and_the_default_one_matches_the_code():
         recipe = Recipe.load(path).validate()
         model_settings(recipe.model)
     assert Recipe.load(os.path.join(ROOT, "model_zoo", "fashion_mnist_resnet20_v1b.yaml")) == Recipe()
+
+
+def test_the_shipped_fashion_mnist_model_is_what_its_metrics_say():
+    import hashlib
+    import json
+
+    import pytest
+    from conftest import HAVE_DATA, NO_DATA
+    if not HAVE_DATA:
+        pytest.skip(NO_DATA)
+    import mxnet as mx
+    from gluon_tricks.data import build_test_loader
+    from gluon_tricks.inference import Predictor
+    from gluon_tricks.train import Recipe, accuracy_report
+
+    folder = os.path.join(ROOT, "model_zoo", "fashion_mnist_resnet20_v1b")
+    metrics = json.load(open(os.path.join(folder, "metrics.json")))
+    weights = os.path.join(folder, metrics["weights"])
+    assert hashlib.sha1(open(weights, "rb").read()).hexdigest() == metrics["sha1"]
+    recipe = Recipe.load(os.path.join(folder, "recipe.json"))
+    assert recipe == Recipe(dataset="fashion-mnist", save_dir=recipe.save_dir)  # the default recipe, as shipped
+    predictor = Predictor.from_model(recipe.model, weights, os.path.join(folder, "classes.json"), recipe=recipe)
+    loader = build_test_loader(Recipe(dataset="fashion-mnist", batch_size=250, test_samples=1000))
+    top1 = accuracy_report(predictor.net, loader, [mx.cpu()])["top1"]
+    assert top1 == pytest.approx(metrics["top1_first_1000_test_images"], abs=0.002)
+    assert predictor.classes[9] == "Ankle boot"
