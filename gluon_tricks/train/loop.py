@@ -17,7 +17,7 @@ from ..zoo import build_net
 from . import parallel
 from .config import Recipe
 from .evaluation import evaluate
-from .hooks import Checkpointer, TrainingDiverged, recipe_hooks  # noqa: F401  (TrainingDiverged: public here)
+from .hooks import Checkpointer, TrainingDiverged, recipe_hooks
 from .parallel import Reduction
 from .precision import Precision
 from .schedule import Schedule
