@@ -16,7 +16,7 @@ setup(
     long_description=open(os.path.join(HERE, "README.md")).read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["gluon_tricks", "gluon_tricks.*"]),
-    package_data={"gluon_tricks.zoo": ["manifest.json"]},
+    package_data={"gluon_tricks.zoo": ["manifest.json", "imagenet_classes.txt"]},
     # Region decoding for the data loader; needs libjpeg-turbo's headers (Debian: libjpeg62-turbo-dev).
     # Optional: without them the build goes on and the loader decodes whole images with OpenCV.
     ext_modules=[Extension("gluon_tricks.data._jpeg", ["gluon_tricks/data/_jpeg.c"], libraries=["jpeg"],

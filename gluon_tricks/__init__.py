@@ -27,4 +27,4 @@ except AttributeError as _err:  # pragma: no cover - numpy >= 1.24 removed alias
         "pip install 'numpy<1.24'  (original error: %s)" % (_np.__version__, _err)
     ) from None
 
-from .models import get_model, list_models  # noqa: E402,F401
+from .zoo import get_model, list_models  # noqa: E402,F401

@@ -13,6 +13,8 @@ import re
 import numpy as np
 
 from .models import model_settings
+from .zoo import architecture
+from .zoo import names as zoo_names
 from .train import Recipe, fit
 from .train.report import read_log
 
@@ -57,8 +59,9 @@ def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params
             if isinstance(value, str) and value.startswith("@v"):
                 value = variant(base.model, value[1:])
             values[key] = fills.get(value, value) if isinstance(value, str) else value
-        if values.get("teacher") and not values.get("teacher_params"):
-            raise ValueError("the distillation row needs teacher weights: pass --teacher-params, or drop the row")
+        if values.get("teacher") and not values.get("teacher_params") and values["teacher"] not in zoo_names():
+            raise ValueError("the distillation row needs teacher weights: a published --teacher, --teacher-params, "
+                             "or --train-teacher")
         recipe = dataclasses.replace(rows[0][1] if independent and rows else previous, **values)
         rows.append((label, recipe.validate()))
         previous = recipe
@@ -164,13 +167,13 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
         if unknown:
             raise ValueError("unknown row(s) %s; rows are: %s" % (unknown, "; ".join(l for l, _ in grid)))
         grid = [g for g in grid if g[0] in rows or g[0] == "baseline"]
-    elif not (teacher and (teacher_params or train_teacher)):
+    elif not (teacher and (teacher_params or train_teacher or teacher in zoo_names())):
         grid = [g for g in grid if "teacher" not in g[1]]
     distils = any("teacher" in g[1] for g in grid)
     if distils and not teacher:
         raise ValueError("the distillation row needs --teacher MODEL (and --teacher-params or --train-teacher)")
     if teacher:
-        model_settings(teacher)
+        architecture(teacher)  # an unknown name stops here, before any training
     if train_teacher and distils:
         before = row_recipes(base, [g for g in grid if "teacher" not in g[1]], independent)[-1][1]
         recipe = dataclasses.replace(before, model=teacher, seed=0, save_dir=os.path.join(out, "teacher"))

@@ -11,7 +11,7 @@ from .data.augment import transform_image
 from .data.loaders import augment
 from .train.checkpoint import Checkpoints
 from .train.config import Recipe
-from .zoo import build_net, classifier_size, pretrained_file
+from .zoo import architecture, build_net, classifier_size, imagenet_class_names, resolve
 
 
 class Predictor:
@@ -42,18 +42,23 @@ class Predictor:
         return cls.from_model(recipe.model, params, names, recipe=recipe, ctx=ctx)
 
     @classmethod
-    def from_model(cls, model, params, classes=None, recipe=None, input_size=224, crop_ratio=0.875, ctx=None):
-        """A registry model with ``params`` (a file, or 'gluoncv' for GluonCV's published weights).
-        ``classes``: a list of names, a JSON file of one, or None (ImageNet's for 1000 classes)."""
+    def from_model(cls, model, params, classes=None, recipe=None, input_size=None, crop_ratio=None, ctx=None):
+        """A registry or published model with ``params``: a file, or published weights (True,
+        'gluoncv', a tag, a published name; see :func:`gluon_tricks.zoo.resolve`), whose inputs
+        and class names then come from the zoo. ``classes``: a list of names, a JSON file of one,
+        or None (the weights' own, ImageNet's for 1000 classes, else "class i")."""
         ctx = ctx or mx.cpu()
-        recipe = recipe or Recipe(model=model, dataset="images", input_size=input_size, crop_ratio=crop_ratio)
-        path = pretrained_file(model, params)
+        path, entry = resolve(model, params)
+        arch, settings = architecture(model)
+        recipe = recipe or recipe_for(arch, entry, input_size, crop_ratio)
         count = classifier_size(path)
         if not count:
             raise ValueError("%s has no classifier weights (fc/output) to take the class count from" % path)
+        if classes is None and entry is not None and entry.inputs.classes == count:
+            classes = list(entry.inputs.class_names)
         sample = mx.nd.zeros((1,) + input_shape(recipe))
-        kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
-        net = build_net(model, count, sample, [ctx], params=path, **kwargs)
+        kwargs = dict(settings, **recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
+        net = build_net(arch, count, sample, [ctx], params=path, **kwargs)
         net.hybridize(static_alloc=True, static_shape=True)
         return cls(net, recipe, class_names(classes, count), ctx)
 
@@ -89,6 +94,16 @@ class Predictor:
         return out
 
 
+def recipe_for(model, entry=None, input_size=None, crop_ratio=None):
+    """The validation inputs of published weights (``entry``), or ImageNet's (224 px, crop 0.875)."""
+    if entry is not None and entry.inputs.dataset:
+        return Recipe(model=model, dataset=entry.inputs.dataset)
+    inputs = dict(rgb_mean=entry.inputs.mean, rgb_std=entry.inputs.std, input_size=entry.inputs.input_size,
+                  crop_ratio=entry.inputs.crop_ratio) if entry is not None else {}
+    inputs.update({k: v for k, v in (("input_size", input_size), ("crop_ratio", crop_ratio)) if v})
+    return Recipe(model=model, dataset="images", **inputs)
+
+
 def input_shape(recipe):
     """(C, H, W) of the network input a recipe trains on."""
     if recipe.dataset in DATASETS:
@@ -107,14 +122,13 @@ def normalisation(recipe):
 
 def class_names(classes, count):
     """Names for ``count`` classes from a list, a JSON file (a list, or pack.py's {"classes": [...]}),
-    ImageNet's (GluonCV's list) when there are 1000, else "class i"."""
+    ImageNet's when there are 1000, else "class i"."""
     if isinstance(classes, str):
         with open(classes) as f:
             classes = json.load(f)
         classes = classes["classes"] if isinstance(classes, dict) else classes
     if classes is None and count == 1000:
-        from gluoncv.data.imagenet.classification import ImageNet1kAttr
-        classes = ImageNet1kAttr().classes
+        classes = imagenet_class_names()
     if classes is None:
         classes = ["class %d" % i for i in range(count)]
     if len(classes) != count:

@@ -193,17 +193,19 @@ def _run_reporting_errors(parser, body):
 
 
 def add_weights_arguments(parser):
-    """Which trained network: a training run, or a registry model with weights."""
+    """Which trained network: a training run, or a registry or published model with weights."""
     g = parser.add_argument_group("the network (a training run, or --model with weights)")
     g.add_argument("--run", metavar="DIR", help="a training --save-dir: its recipe, classes and best.params")
-    g.add_argument("--model", help="registry model name (with --params or --use-pretrained)")
-    g.add_argument("--params", metavar="FILE", help="weights (.params: ours or GluonCV's for the same model); with "
-                                                    "--run: instead of best.params")
-    g.add_argument("--use-pretrained", action="store_true", help="GluonCV's published weights for --model (from "
-                                                                 "its cache, else downloaded)")
-    g.add_argument("--input-size", type=int, default=224, help="with --model: input size (default 224)")
-    g.add_argument("--crop-ratio", type=float, default=0.875,
-                   help="with --model: resize to input-size / crop-ratio, then centre-crop (default 0.875)")
+    g.add_argument("--model", help="a registry name with --params, or a published name (python -m gluon_tricks.zoo "
+                                   "list) with --use-pretrained")
+    g.add_argument("--params", metavar="FILE|TAG", help="weights: a .params file (ours or GluonCV's for the same "
+                                                        "model), or a published version tag of --model; with --run: "
+                                                        "instead of best.params")
+    g.add_argument("--use-pretrained", action="store_true", help="the published weights of --model (shipped here or "
+                                                                 "GluonCV's: from the cache, else downloaded)")
+    g.add_argument("--input-size", type=int, help="with --model: input size (default: the published weights', else 224)")
+    g.add_argument("--crop-ratio", type=float, help="with --model: resize to input-size / crop-ratio, then centre-crop "
+                                                    "(default: the published weights', else 0.875)")
 
 
 def predictor_from_args(args, recipe=None):
@@ -213,9 +215,8 @@ def predictor_from_args(args, recipe=None):
         return Predictor.from_run(args.run, args.params)
     if not args.model or not (args.params or args.use_pretrained):
         raise ValueError("name the network: --run DIR, or --model NAME with --params FILE or --use-pretrained")
-    return Predictor.from_model(args.model, "gluoncv" if args.use_pretrained else args.params,
-                                getattr(args, "classes", None), recipe=recipe, input_size=args.input_size,
-                                crop_ratio=args.crop_ratio)
+    return Predictor.from_model(args.model, args.params or True, getattr(args, "classes", None), recipe=recipe,
+                                input_size=args.input_size, crop_ratio=args.crop_ratio)
 
 
 # MXNet 1.9.1 writes these INFO lines from C++ straight to stderr, with no level to turn them off:

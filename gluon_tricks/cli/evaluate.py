@@ -2,20 +2,20 @@
 
 Data: the run's own test set (--run), or --rec-val FILE, --data-dir DIR (DIR/val/<class>/*),
 or a small data set by name (--dataset fashion-mnist). Preprocessing is the validation
-transform (resize to input/crop-ratio, centre crop, normalise). Throughput is images per
-second of the whole evaluation, data loading included.
+transform (resize to input/crop-ratio, centre crop, normalise) with the input size, crop ratio
+and mean/std of the run's recipe or of the published weights. Throughput is images per second
+of the whole evaluation, data loading included.
 
 examples:
   python scripts/evaluate.py --run runs/fashion-mnist
+  python scripts/evaluate.py --model fashion_mnist_resnet20_v1b --use-pretrained --dataset fashion-mnist
   python scripts/evaluate.py --model resnet50_v1d --use-pretrained --rec-val val.rec --batch-size 64
   python scripts/evaluate.py --model resnet18_v1b --params mine.params --data-dir photos --json out.json
 """
 import argparse
 import dataclasses
-import os
 
 from . import write_json, add_weights_arguments, predictor_from_args, program
-from ..train import Recipe
 from ..data import build_test_loader, dataset_names
 from ..train import accuracy_report
 
@@ -37,29 +37,27 @@ def parser():
 
 
 def data_recipe(args, base):
-    """The recipe whose test set is evaluated: the run's (or a plain one), with the data flags on top."""
+    """The recipe whose test set is evaluated: the network's (a run's, or the inputs its published
+    weights expect), with the data flags on top."""
     fields = dict(batch_size=args.batch_size, data_threads=args.data_threads)
     if args.dataset:
         fields.update(dataset=args.dataset, data_dir=args.data_dir, test_samples=0)
     elif args.rec_val or args.data_dir:
         fields.update(dataset="images", rec_train=None, rec_val=args.rec_val, rec_val_idx=args.rec_val_idx,
                       data_dir=args.data_dir)
-        if not args.run:
-            fields.update(input_size=args.input_size, crop_ratio=args.crop_ratio)
-    elif base is None:
+    elif not args.run:
         raise ValueError("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
-    return dataclasses.replace(base or Recipe(dataset="images"), **fields)
+    return dataclasses.replace(base, **fields)
 
 
 @program(parser)
 def main(args):
-    base = Recipe.load(os.path.join(args.run, "recipe.json")) if args.run and \
-        os.path.isfile(os.path.join(args.run, "recipe.json")) else None
-    recipe = data_recipe(args, base)
-    loader = build_test_loader(recipe)  # bad data stops here, before the network is built
-    predictor = predictor_from_args(args, recipe)
+    if not (args.run or args.dataset or args.rec_val or args.data_dir):
+        raise ValueError("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
+    predictor = predictor_from_args(args)
+    loader = build_test_loader(data_recipe(args, predictor.recipe))
     report = accuracy_report(predictor.net, loader, [predictor.ctx], args.tta_flip)
-    report.update(model=predictor.recipe.model, weights=args.params or args.run or "gluoncv")
+    report.update(model=args.model or predictor.recipe.model, weights=args.params or args.run or "published")
     print("%s: top-1 %.4f  top-5 %.4f  loss %.4f  on %d images  (%.1f img/s)" % (
         report["model"], report["top1"], report["top5"], report["loss"], report["images"], report["img_per_s"]))
     write_json(args.json, report)

@@ -88,7 +88,8 @@ def parser():
     add("--no-wd", dest="no_wd", action="store_const", const=True, help="no weight decay on BN and biases")
     add("--last-gamma", dest="last_gamma", action="store_const", const=True,
         help="zero-init the last BN gamma of each residual unit")
-    add("--teacher", help="distillation teacher (registry name); its weights: --teacher-params FILE or 'gluoncv'")
+    add("--teacher", help="distillation teacher: a published name (weights from the zoo), or a registry name with "
+                         "--teacher-params FILE")
     add("--temperature", type=float, help="distillation temperature (default 20)")
     add("--hard-weight", type=float, help="weight of the true-label loss under distillation (default 0.5)")
     add("--batch-norm", action="store_true", help="GluonCV: BN in VGG; refused (no VGG in the registry)")
@@ -137,7 +138,7 @@ def make_recipe(args, base):
         epochs = args.epochs or base.epochs
         args.lr_decay_epochs = tuple(range(args.lr_decay_period, epochs, args.lr_decay_period))
     if args.use_pretrained:
-        args.pretrained = "gluoncv"
+        args.pretrained = "zoo"
     if args.use_se:
         args.model_kwargs = dict(args.model_kwargs or base.model_kwargs, use_se=True)
     alpha = args.mixup_alpha

@@ -23,8 +23,9 @@ class Recipe:
     # model
     model: str = opt("cifar_resnet20_v1b", "registry name, e.g. cifar_resnet20_v1b, cifar_resnet56_v1d, resnet50_v1d")
     pretrained: Optional[str] = opt(None, "start from these weights: a .params file (ours, or GluonCV's for the same "
-                                          "architecture) or 'gluoncv' (GluonCV's published weights for --model, from "
-                                          "its cache or download); a classifier for another number of classes is "
+                                          "architecture), 'zoo' (or 'gluoncv': the published weights of --model, "
+                                          "shipped here or downloaded), a version tag, or a published name on the "
+                                          "same architecture; a classifier for another number of classes is "
                                           "replaced by a new one (fine-tuning)")
     model_kwargs: dict = field(default_factory=dict, metadata={
         "help": "model settings as JSON, e.g. '{\"stem\": \"deep\", \"down\": \"avg\"}'", "flag": None, "negative": None})
@@ -87,8 +88,10 @@ class Recipe:
     mix_prob: float = opt(1.0, "probability that a batch is mixed at all")
     mix_switch_prob: float = opt(0.5, "with both mixup and CutMix on: probability of CutMix for a mixed batch")
     mixup_off_epochs: int = opt(0, "train the last N epochs without mixup/CutMix")
-    teacher: Optional[str] = opt(None, "knowledge distillation: registry name of the teacher")
-    teacher_params: Optional[str] = opt(None, "the teacher's weights (.params)")
+    teacher: Optional[str] = opt(None, "knowledge distillation: the teacher, a published name (its weights come from "
+                                       "the zoo) or a registry name with --teacher-params")
+    teacher_params: Optional[str] = opt(None, "the teacher's weights: a .params file or a version tag (default: its "
+                                              "published weights)")
     temperature: float = opt(1.0, "distillation temperature T")
     hard_weight: float = opt(0.5, "distillation: weight of the true-label term; 1 - it weighs T^2 * soft term")
     last_gamma: bool = opt(False, "zero-init the last BN gamma of each residual branch")

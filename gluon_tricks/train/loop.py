@@ -59,10 +59,8 @@ def build_network(run, precision):
     net = build_net(recipe.model, classes, sample, run.ctxs, recipe.init, recipe.pretrained, **kwargs)
     teacher = None
     if recipe.teacher:
-        if not recipe.teacher_params:
-            raise ValueError("a teacher needs weights: pass --teacher-params FILE, or 'gluoncv' for GluonCV's "
-                             "published weights of %r" % recipe.teacher)
-        teacher = build_net(recipe.teacher, classes, sample, run.ctxs, params=recipe.teacher_params, finetune=False)
+        teacher = build_net(recipe.teacher, classes, sample, run.ctxs, params=recipe.teacher_params or True,
+                            finetune=False)
         precision.prepare(teacher, recipe.hybridize)
     return precision.prepare(net, recipe.hybridize), teacher
 

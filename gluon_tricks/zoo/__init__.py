@@ -1,26 +1,77 @@
-"""Pretrained weights: where they come from, and registry networks built with them.
+"""Pretrained weights: what is published (:mod:`.catalog`), fetching it safely (:mod:`.store`),
+and networks built with it.
 
 The arrows go one way: ``models`` (architectures) -> ``zoo`` (weights) -> ``train``, scripts."""
-from ..models import get_model
+import mxnet as mx
+
+from ..models import get_model as build_architecture
+from ..models import list_models as registry_names
+from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_class_names, names,  # noqa: F401
+                      remove_manifests, versions)
 from .store import ChecksumError, ZooError  # noqa: F401
-from .weights import (INITIALIZERS, cache_dir, classifier_size, manifest, pretrained_file, published,  # noqa: F401
-                      replace_classifier)
+from .weights import (INITIALIZERS, architecture, cache_dir, classifier_size, pretrained_file,  # noqa: F401
+                      replace_classifier, resolve, weights_file)
+
+
+def get_model(name, pretrained=False, classes=None, root=None, ctx=None, **settings):
+    """A network by registry or published name, like GluonCV's ``get_model``.
+
+    ``pretrained``: False (uninitialised, as GluonCV returns it), True (the default published
+    version), a version tag (``'00319ddc'``) or a .params file. ``classes`` other than the
+    weights' replaces the classifier with a new one (fine-tuning). ``root``: the weights cache
+    (default $MXNET_HOME/models). Settings override the architecture's (``last_gamma=True``).
+    With published weights the network carries ``net.classes`` (names) and ``net.inputs`` (size,
+    crop ratio, mean/std on the 0-255 scale) of the data it was trained on."""
+    arch, base = architecture(name)
+    if pretrained is False or pretrained is None:
+        if name != arch and classes is None:
+            classes = entry(name).inputs.classes
+        return build_architecture(arch, **dict(base, **settings, **({"classes": classes} if classes else {})))
+    ctx = ctx or mx.cpu()
+    path, published = resolve(name, pretrained, root)
+    count = classifier_size(path)
+    net = build_architecture(arch, **dict(base, **settings, **({"classes": count} if count else {})))
+    _load(net, path, ctx)
+    if classes and count and classes != count:
+        replace_classifier(net, classes, [ctx])
+    same = published is not None and (not classes or classes == published.inputs.classes)
+    net.classes = list(published.inputs.class_names) if same else None
+    net.inputs = published.inputs if published else None
+    return net
+
+
+def list_models(pattern="*", pretrained=False):
+    """Names matching a shell-style pattern: every registry and published name, or with
+    ``pretrained=True`` only those with published weights."""
+    import fnmatch
+    pool = set(names()) if pretrained else set(registry_names()) | set(names())
+    return sorted(n for n in pool if fnmatch.fnmatchcase(n, pattern))
+
+
+def _load(net, path, ctx):
+    """Parameters from ``path``, with a file made for another network named as such, not as
+    MXNet's list of missing keys."""
+    try:
+        net.load_parameters(path, ctx=ctx)
+    except (AssertionError, mx.base.MXNetError) as err:
+        raise ZooError("%s does not hold this network's parameters (%s)" % (path, str(err).strip().splitlines()[0][:200])) from None
 
 
 def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):
-    """A registry model on ``ctxs``, initialised or loaded from ``params`` (a file, or 'gluoncv'),
-    in float32 and not hybridized (the caller's precision policy casts it). Weights for another
-    number of classes get a new classifier when ``finetune`` (else they are an error: a teacher
-    must fit the data as it is)."""
+    """A registry or published model on ``ctxs``, initialised or loaded from ``params`` (a file,
+    or published weights: see :func:`resolve`), in float32 and not hybridized (the caller's
+    precision policy casts it). Weights for another number of classes get a new classifier when
+    ``finetune`` (else they are an error: a teacher must fit the data as it is)."""
     params = pretrained_file(name, params) if params else None
     file_classes = classifier_size(params) if params else classes
-    net = get_model(name, classes=file_classes or classes, **kwargs)
+    arch, base = architecture(name)
+    net = build_architecture(arch, **dict(base, **kwargs, classes=file_classes or classes))
     # Shapes by symbolic inference, not a forward pass: an inference-mode pass leaves conv weights
     # in oneDNN's blocked layout, which the dist kvstore then ships with the wrong size.
     net.infer_shape(sample.as_in_context(ctxs[0]))
     net.initialize(INITIALIZERS[init](), ctx=ctxs)
     if params:
-        net.load_parameters(params, ctx=ctxs)
+        _load(net, params, ctxs)
         if file_classes and file_classes != classes:
             if not finetune:
                 raise ValueError("%s classifies %d classes, the data has %d" % (params, file_classes, classes))

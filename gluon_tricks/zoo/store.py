@@ -49,9 +49,14 @@ def file_name(name, sha1):
     return "%s-%s" % (name, sha1[:8])
 
 
+def matches(actual, expected):
+    """The full sha1, or its first digits where only those are published (GluonCV's older tags)."""
+    return actual == expected if len(expected) == 40 else actual.startswith(expected)
+
+
 def fetch(name, sha1, root, repo=None, timeout=30.0, retries=3, backoff=1.0, progress=None):
     """The cached ``{root}/{name}-{sha1[:8]}.params``, downloaded and verified when it is missing
-    or wrong. Concurrent callers (dist workers, Horovod ranks) download once: the others wait on
+    or wrong (``sha1``: 40 hex digits, or fewer where only those are published). Concurrent callers (dist workers, Horovod ranks) download once: the others wait on
     a lock that the kernel releases if its holder dies."""
     stem = file_name(name, sha1)
     path = os.path.join(root, stem + ".params")
@@ -85,7 +90,7 @@ def fetch(name, sha1, root, repo=None, timeout=30.0, retries=3, backoff=1.0, pro
 def _valid(path, sha1):
     if not os.path.isfile(path):
         return False
-    if sha1_of(path) == sha1:
+    if matches(sha1_of(path), sha1):
         return True
     os.remove(path)  # a wrong or partial file is never used, and is fetched again
     return False
@@ -158,7 +163,7 @@ def _extract(archive, member, path, sha1, url):
     except zipfile.BadZipFile:
         raise ChecksumError("%s is not a zip archive (an error page, or a truncated file?)" % url) from None
     actual = sha1_of(part)
-    if actual != sha1:
+    if not matches(actual, sha1):
         os.remove(part)
         raise ChecksumError("%s from %s has sha1 %s, the published one is %s; the file was removed"
                             % (member, url, actual, sha1))

@@ -1,14 +1,15 @@
-"""Where a network's weights come from: a file, or GluonCV's published weights; and what a
-weights file says about the classifier it was trained with."""
+"""Where a network's weights come from (a file, or a published version: shipped here or fetched
+into the cache), and what a weights file says about the classifier it was trained with."""
 import functools
-import json
 import os
 import sys
 
 import mxnet as mx
 from mxnet import gluon
 
-from . import store
+from ..models import list_models as registry_names
+from ..notice import notice
+from . import catalog, store
 
 INITIALIZERS = {
     "msra": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),  # He et al. 2015
@@ -21,34 +22,62 @@ def cache_dir():
     return os.path.join(mx.base.data_dir(), "models")
 
 
-@functools.lru_cache(maxsize=None)
-def manifest():
-    """Published weights by registry name (``manifest.json`` in this package)."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "manifest.json")) as f:
-        return {entry["name"]: entry for entry in json.load(f)["models"]}
-
-
-def published(name):
-    """The manifest entry of ``name``; a ZooError naming the models that have weights otherwise."""
-    if name not in manifest():
-        raise store.ZooError("no published weights for %r; these have them: %s" % (name, ", ".join(sorted(manifest()))))
-    return manifest()[name]
-
-
-def pretrained_file(name, source, root=None):
-    """The .params file ``source`` names: a path, or 'gluoncv' for GluonCV's published weights of
-    ``name``: from the cache ``root`` (default $MXNET_HOME/models, which GluonCV shares), checked
-    against the full sha1, else downloaded (see :mod:`gluon_tricks.zoo.store`)."""
-    if source != "gluoncv":
-        if not os.path.isfile(source):
-            raise FileNotFoundError("weights file %s does not exist" % source)
-        return source
-    entry = published(name)
+def weights_file(entry, root=None):
+    """The verified .params file of a published ``entry``: the copy shipped in this repository if
+    it is intact, else the cache ``root`` (default $MXNET_HOME/models, which GluonCV shares),
+    downloading it when missing (see :mod:`gluon_tricks.zoo.store`)."""
+    bundled = entry.bundled
+    if bundled and os.path.isfile(bundled):
+        if store.matches(store.sha1_of(bundled), entry.checksum):
+            return bundled
+        notice("%s does not have the published sha1 %s; fetching a fresh copy" % (bundled, entry.checksum))
+    if not entry.sha1:
+        notice("%s version %s: only the first 8 hex digits of its sha1 are published, so only those are checked"
+               % (entry.name, entry.tag))
     progress = None
     if sys.stderr.isatty():
         from tqdm import tqdm
         progress = functools.partial(tqdm, unit="B", unit_scale=True, leave=False)
-    return store.fetch(name, entry["sha1"], root or cache_dir(), progress=progress)
+    return store.fetch(entry.name, entry.checksum, root or cache_dir(), progress=progress)
+
+
+PUBLISHED = ("gluoncv", "zoo", "true")  # "the published weights of the model itself"
+
+
+def resolve(model, source, root=None):
+    """(path, entry) of the weights ``source`` names for ``model``: a .params file (entry None);
+    True, 'gluoncv' or 'zoo' for ``model``'s default published version; one of its tags; or
+    another published name (``NAME`` or ``NAME:TAG``) built on the same architecture."""
+    if source is True or str(source).lower() in PUBLISHED:
+        e = catalog.entry(model)
+    elif os.path.isfile(str(source)):
+        return str(source), None
+    elif os.sep in str(source) or str(source).endswith(".params"):
+        raise FileNotFoundError("weights file %s does not exist" % source)
+    elif str(source).split(":")[0] in catalog.names():
+        name, _, tag = str(source).partition(":")
+        e = catalog.entry(name, tag or True)
+        if model is not None and architecture(model) != architecture(name):
+            raise store.ZooError("%s is a %s, not a %s" % (name, e.architecture, architecture(model)[0]))
+    else:
+        try:
+            e = catalog.entry(model, source)
+        except store.ZooError as err:
+            raise store.ZooError("%r is not a weights file, a published name or a version tag (%s)" % (source, err)) from None
+    return weights_file(e, root), e
+
+
+def pretrained_file(name, source, root=None):
+    """The .params file of :func:`resolve`."""
+    return resolve(name, source, root)[0]
+
+
+def architecture(name):
+    """(registry architecture, settings) a model or published name stands for."""
+    if name in registry_names():
+        return name, {}
+    e = catalog.entry(name)
+    return e.architecture, dict(e.settings)
 
 
 def classifier_size(path):
