@@ -3,8 +3,6 @@
 Training is timed through the real training step (:class:`~gluon_tricks.train.loop.Stepper`:
 smoothed targets, loss, backward, optimizer update); inference is timed per batch, each batch
 waited for, so latency percentiles are real per-call times (NVIDIA's ``--prof`` tables)."""
-import json
-import re
 import time
 
 import mxnet as mx
@@ -12,20 +10,11 @@ import numpy as np
 from mxnet import autograd
 
 from .models import get_model, list_models
+from .models.registry import natural_key
 from .train import Precision, Recipe
 from .train.step import Meter, Stepper, build_loss, build_trainer
-from .zoo import build_net
-
-# GluonCV's published ImageNet top-1 (%) for the weights our architectures load (GluonCV model zoo;
-# the v1 and v2 rows are MXNet's original Gluon weights, republished by GluonCV).
-PUBLISHED_TOP1 = {
-    "resnet18_v1": 70.93, "resnet34_v1": 74.37, "resnet50_v1": 77.36, "resnet101_v1": 78.34, "resnet152_v1": 79.22,
-    "resnet18_v2": 71.00, "resnet34_v2": 74.40, "resnet50_v2": 77.11, "resnet101_v2": 78.53, "resnet152_v2": 79.21,
-    "resnet18_v1b": 70.94, "resnet34_v1b": 74.65, "resnet50_v1b": 77.67, "resnet101_v1b": 79.20,
-    "resnet152_v1b": 79.69, "resnet50_v1c": 78.03, "resnet101_v1c": 79.60, "resnet152_v1c": 80.01,
-    "resnet50_v1d": 79.15, "resnet101_v1d": 80.51, "resnet152_v1d": 80.61,
-}
-
+from .models.complexity import complexity  # noqa: F401  (part of this module's interface)
+from .zoo import build_net, versions
 
 def input_shape(model, size=None):
     """(C, H, W): 32 px 3-channel for the small-input family, 224 px otherwise, unless ``size``."""
@@ -106,31 +95,6 @@ def inference_latency(net, batch, shape, iters=20, warmup=3, ctx=None, dtype="fl
     return report
 
 
-def complexity(net, shape):
-    """(parameters, multiply-adds per image) of a Gluon network, from its graph's shapes: every
-    Convolution and FullyConnected counts weight elements x output positions (the convention
-    under which ResNet-50 is "4.1 GFLOPs")."""
-    data = mx.sym.var("data")
-    sym = net(data)
-    if isinstance(sym, (list, tuple)):
-        sym = sym[0]
-    internals = sym.get_internals()
-    arg_shapes, out_shapes, aux_shapes = internals.infer_shape(data=(1,) + tuple(shape))
-    outputs = dict(zip(internals.list_outputs(), out_shapes))
-    args = dict(zip(internals.list_arguments(), arg_shapes))
-    params = sum(int(np.prod(s)) for name, s in args.items() if name != "data")
-    nodes = json.loads(sym.tojson())["nodes"]
-    macs = 0
-    for node in nodes:
-        if node["op"] not in ("Convolution", "FullyConnected"):
-            continue
-        weight = nodes[node["inputs"][1][0]]["name"]
-        out = outputs[node["name"] + "_output"]
-        positions = int(np.prod(out[2:])) if node["op"] == "Convolution" else 1
-        macs += int(np.prod(args[weight])) * positions
-    return params, macs
-
-
 def forward_backward_ms(net, batch, shape, iters=3, warmup=1, ctx=None):
     """Milliseconds of one forward + backward pass (no optimizer), fb.resnet.torch's comparison."""
     x = _batch(shape, batch, 2, ctx or mx.cpu())[0]
@@ -148,11 +112,16 @@ def forward_backward_ms(net, batch, shape, iters=3, warmup=1, ctx=None):
     return 1000 * (time.perf_counter() - tic) / iters
 
 
+def published_top1(name):
+    """The ImageNet top-1 (%) published for ``name``'s default weights, or None."""
+    found = [e for e in versions(name) if e.default and e.inputs.classes == 1000]
+    return found[0].top1 if found else None
+
+
 def compare_models(pattern="resnet*_v1d", batch=32, size=None, iters=3, classes=1000):
     """One row per registry model matching ``pattern``: params, GMACs, fwd+bwd ms, published top-1."""
     rows = []
-    by_depth = lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]  # noqa: E731
-    for name in sorted(list_models(pattern), key=by_depth):
+    for name in sorted(list_models(pattern), key=natural_key):
         shape = input_shape(name, size)
         net = get_model(name, classes=classes)
         net.initialize(mx.init.Xavier())
@@ -160,7 +129,7 @@ def compare_models(pattern="resnet*_v1d", batch=32, size=None, iters=3, classes=
         net.hybridize(static_alloc=True, static_shape=True)
         rows.append({"model": name, "params_m": params / 1e6, "gmacs": macs / 1e9,
                      "fwd_bwd_ms": forward_backward_ms(net, batch, shape, iters), "batch": batch,
-                     "input": "%dx%dx%d" % shape, "published_top1": PUBLISHED_TOP1.get(name)})
+                     "input": "%dx%dx%d" % shape, "published_top1": published_top1(name)})
     return rows
 
 

@@ -187,6 +187,8 @@ def _run_reporting_errors(parser, body):
         if os.environ.get("GLUON_TRICKS_DEBUG"):
             raise
         parser.exit(2, "%s: error: %s\n" % (parser.prog, str(err).strip().splitlines()[0]))
+    except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
+        sys.stdout = open(os.devnull, "w")
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; the last completed epoch's checkpoint is intact\n")
         sys.exit(130)

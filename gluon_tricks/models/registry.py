@@ -1,6 +1,7 @@
 """Model registry: a name is a class plus a dict of settings; ``get_model`` keyword arguments override them."""
 import difflib
 import fnmatch
+import re
 
 from .resnet import IMAGENET_DEPTHS, ResNet
 from .resnet_v2 import PreActResNet
@@ -22,6 +23,11 @@ def register(name, cls, **settings):
 def list_models(pattern="*"):
     """Registered names matching a shell-style pattern, sorted."""
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+
+
+def natural_key(name):
+    """Sort key that puts resnet20 before resnet110."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def model_settings(name):

@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from ..models import list_models as architectures
+from ..models.registry import natural_key
 from .store import ZooError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -134,7 +135,7 @@ def remove_manifests():
 
 def names():
     """Names that have published weights, sorted."""
-    return sorted({e.name for e in entries()})
+    return sorted({e.name for e in entries()}, key=natural_key)
 
 
 def versions(name):

@@ -1,0 +1,131 @@
+"""The model zoo's weights cache, for people who run offline clusters: what is published, fetch it,
+check it, clear it.
+
+The cache is $MXNET_HOME/models (default ~/.mxnet/models), shared with GluonCV; --root picks
+another. Fill a cache on a machine with network (`download`), copy the folder to the cluster,
+set GLUON_TRICKS_OFFLINE=1 there, and `verify`. Downloads come from $MXNET_GLUON_REPO (any GluonCV
+mirror; default GluonCV's public repository).
+
+examples:
+  python -m gluon_tricks.zoo list                      # names, versions, accuracy, cached or not
+  python -m gluon_tricks.zoo list 'resnet50_*' --json
+  python -m gluon_tricks.zoo download resnet50_v1d resnet50_v1d:00319ddc
+  python -m gluon_tricks.zoo verify                    # the sha1 of everything cached
+  python -m gluon_tricks.zoo purge                     # remove the zoo's files (and leftovers) from the cache
+  python -m gluon_tricks.zoo table --write model_zoo/README.md
+"""
+import argparse
+import fnmatch
+import glob
+import json
+import os
+
+from . import program
+from .. import zoo
+from ..zoo import store
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m gluon_tricks.zoo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", help="the weights cache (default: $MXNET_HOME/models)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ls = sub.add_parser("list", help="published names and versions: data set, accuracy, cached or shipped")
+    ls.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (default: all)")
+    ls.add_argument("--json", action="store_true", help="one JSON object per version")
+    dl = sub.add_parser("download", help="fill the cache: NAME or NAME:TAG ...")
+    dl.add_argument("names", nargs="*", metavar="NAME[:TAG]")
+    dl.add_argument("--all", action="store_true", help="every published version")
+    sub.add_parser("verify", help="check the sha1 of every cached file of the zoo; exit 1 if one is wrong")
+    sub.add_parser("purge", help="remove the zoo's files and unfinished downloads from the cache")
+    tb = sub.add_parser("table", help="print the published models as Markdown tables")
+    tb.add_argument("--write", metavar="FILE", help="write them between FILE's zoo-table markers instead")
+    return p
+
+
+def _cached(root, e):
+    return os.path.join(root, store.file_name(e.name, e.checksum) + ".params")
+
+
+def _where(root, e):
+    if e.bundled and os.path.isfile(e.bundled):
+        return "shipped"
+    return "cached" if os.path.isfile(_cached(root, e)) else "-"
+
+
+def list_versions(root, pattern, as_json):
+    found = [e for name in zoo.names() if fnmatch.fnmatchcase(name, pattern) for e in zoo.versions(name)]
+    if not found:
+        raise ValueError("no published name matches %r; see: python -m gluon_tricks.zoo list" % pattern)
+    for e in found:
+        if as_json:
+            print(json.dumps(dict(e.describe(), where=_where(root, e))))
+    if not as_json:
+        print("%-28s %-18s %-20s %6s %6s  %s" % ("name", "version", "data set", "top-1", "top-5", "here"))
+        for e in found:
+            print("%-28s %-18s %-20s %6s %6s  %s" % (
+                e.name, e.tag + (" (default)" if e.default else ""), e.inputs.eval_set.split(" (")[0],
+                "" if e.top1 is None else "%.2f" % e.top1, "" if e.top5 is None else "%.2f" % e.top5, _where(root, e)))
+    return found
+
+
+def download(root, names, every):
+    if not names and not every:
+        raise ValueError("name what to download (NAME or NAME:TAG), or pass --all")
+    wanted = [e for name in zoo.names() for e in zoo.versions(name)] if every else \
+        [zoo.entry(n.partition(":")[0], n.partition(":")[2] or True) for n in names]
+    paths = []
+    for e in wanted:
+        paths.append(zoo.weights_file(e, root))
+        print("%s:%s  %s" % (e.name, e.tag, paths[-1]))
+    return paths
+
+
+def verify(root):
+    """(good, bad): every zoo file in the cache, checked against its published sha1."""
+    good, bad = [], []
+    for e in zoo.entries():
+        path = _cached(root, e)
+        if os.path.isfile(path):
+            actual = store.sha1_of(path)
+            (good if store.matches(actual, e.checksum) else bad).append(path)
+            print("%-4s %s%s" % ("ok" if path in good else "BAD", path,
+                                 "" if path in good else "  (sha1 %s, published %s)" % (actual, e.checksum)))
+    print("%d verified, %d wrong%s" % (len(good), len(bad), "; `download` fetches them again" if bad else ""))
+    return good, bad
+
+
+def purge(root):
+    zoo_files = {_cached(root, e) for e in zoo.entries()}
+    leftovers = glob.glob(os.path.join(root, "*.part-*")) + glob.glob(os.path.join(root, "*.lock"))
+    removed = [p for p in sorted(zoo_files) + leftovers if os.path.isfile(p)]
+    freed = sum(os.path.getsize(p) for p in removed)
+    for p in removed:
+        os.remove(p)
+    print("removed %d files (%.1f MB) from %s" % (len(removed), freed / 1e6, root))
+    return removed
+
+
+@program(parser)
+def main(args):
+    root = args.root or zoo.cache_dir()
+    if args.command == "list":
+        return list_versions(root, args.pattern, args.json)
+    if args.command == "download":
+        return download(root, args.names, args.all)
+    if args.command == "verify":
+        good, bad = verify(root)
+        if bad:
+            raise SystemExit(1)
+        return good
+    if args.command == "purge":
+        return purge(root)
+    from ..zoo import table
+    if args.write:
+        print("%s: %s" % (args.write, "updated" if table.write(args.write) else "already up to date"))
+    else:
+        print(table.markdown())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The tables of published models, written from the manifest: ``model_zoo/README.md`` and the
+docs print these, so a figure changes in one place (the manifest) and everywhere at once."""
+import os
+
+from ..models import get_model as build_architecture
+from ..models.complexity import complexity
+from ..models.registry import natural_key
+from .catalog import REPOSITORY, entries
+from .weights import architecture
+
+BEGIN, END = "<!-- zoo-table: begin (python -m gluon_tricks.zoo table --write) -->", "<!-- zoo-table: end -->"
+
+
+def rows(gluoncv=None):
+    """One dict per published version (ours, or GluonCV's with ``gluoncv=True``; both if None),
+    with parameters and multiply-adds counted from the architecture's graph."""
+    out = []
+    for e in sorted(entries(), key=lambda e: (natural_key(e.name), not e.default)):
+        if gluoncv is not None and (e.source == "gluoncv") != gluoncv:
+            continue
+        arch, settings = architecture(e.name)
+        net = build_architecture(arch, **dict(settings, classes=e.inputs.classes))
+        params, macs = complexity(net, (e.inputs.channels, e.inputs.input_size, e.inputs.input_size))
+        out.append(dict(entry=e, params_m=params / 1e6, gmacs=macs / 1e9))
+    return out
+
+
+def _pct(value):
+    return "" if value is None else "%.2f" % value
+
+
+def _link(path, text):
+    """A link from model_zoo/README.md: repository paths become relative, URLs stay."""
+    if not path:
+        return ""
+    if "://" not in path:
+        path = os.path.relpath(os.path.join(REPOSITORY, path), os.path.join(REPOSITORY, "model_zoo"))
+    return "[%s](%s)" % (text, path)
+
+
+def _machine(m):
+    return "%s, %d cores" % (m.get("cpu", "?"), m.get("cores", 0)) if m else ""
+
+
+def ours_markdown():
+    """This repository's models: what they score, cost and took to train, and how to redo it."""
+    lines = ["| name | data set | top-1 % | top-5 % | params (M) | GMACs | trained in | machine | recipe, log | command |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows(gluoncv=False):
+        e = r["entry"]
+        minutes = "%.1f min" % (e.train_time_s / 60) if e.train_time_s else ""
+        lines.append("| `%s` | %s | %s | %s | %.3f | %.3f | %s | %s | %s | `%s` |" % (
+            e.name, e.inputs.eval_set, _pct(e.top1), _pct(e.top5), r["params_m"], r["gmacs"], minutes,
+            _machine(e.machine), ", ".join(filter(None, [_link(e.recipe, "recipe"), _link(e.log, "log")])),
+            e.command or ""))
+    return "\n".join(lines)
+
+
+def gluoncv_markdown():
+    """GluonCV's weights that load into our architectures: its published accuracy and commands."""
+    lines = ["| name | version | data set | top-1 % | top-5 % | params (M) | GMACs | recipe, log |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows(gluoncv=True):
+        e = r["entry"]
+        version = e.tag + ("" if e.default else " (older)")
+        lines.append("| `%s` | %s | %s | %s | %s | %.2f | %.2f | %s |" % (
+            e.name, version, e.inputs.eval_set.split(" (")[0], _pct(e.top1), _pct(e.top5), r["params_m"],
+            r["gmacs"], ", ".join(filter(None, [_link(e.recipe, "script"), _link(e.log, "log")]))))
+    return "\n".join(lines)
+
+
+def markdown():
+    return ("### This repository's models\n\n" + ours_markdown() +
+            "\n\n### GluonCV's weights for these architectures (its published accuracy; fetched on first use)\n\n" +
+            gluoncv_markdown())
+
+
+def write(path):
+    """Replace the text between the table markers in ``path``; True if it changed."""
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        raise ValueError("%s has no %s ... %s markers to write the table between" % (path, BEGIN, END))
+    head, rest = text.split(BEGIN, 1)
+    new = head + BEGIN + "\n" + markdown() + "\n" + END + rest.split(END, 1)[1]
+    if new != text:
+        with open(path, "w") as f:
+            f.write(new)
+    return new != text
