@@ -1,7 +1,12 @@
 """Shared test helpers."""
+import http.server
+import io
 import os
 import subprocess
 import sys
+import threading
+import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -42,3 +47,60 @@ def fashion_jpegs(tmp_path_factory):
                 img.save(root / split / name / ("%03d.jpg" % i), quality=90)
         pack(str(root / split), str(root / split) + "_rec", workers=1, progress=False)
     return root
+
+
+def zip_of(member, data):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(member, data)
+    return buf.getvalue()
+
+
+class Repo(http.server.ThreadingHTTPServer):
+    """A weights repository in GluonCV's layout on 127.0.0.1 (never the internet). ``files``: URL path -> (bytes, behaviour); ``hits``: URL path -> requests seen."""
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.files, self.hits, self.fail_first = {}, {}, set()
+        self.url = "http://127.0.0.1:%d/" % self.server_address[1]
+
+    def publish(self, name, data, behaviour="ok"):
+        self.files["/gluon/models/%s.zip" % name] = (data, behaviour)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        repo = self.server
+        repo.hits[self.path] = repo.hits.get(self.path, 0) + 1
+        if self.path not in repo.files:
+            self.send_error(404)
+            return
+        data, behaviour = repo.files[self.path]
+        if behaviour == "500 once" and repo.hits[self.path] == 1:
+            self.send_error(503)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data) + (1000 if behaviour == "truncated" else 0)))
+        self.end_headers()
+        if behaviour == "stall":
+            time.sleep(3)  # longer than the client's timeout
+        if behaviour == "slow":
+            time.sleep(1)  # long enough for a second process to arrive while this one downloads
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.fixture
+def repo():
+    server = Repo()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()

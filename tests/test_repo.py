@@ -34,7 +34,7 @@ def test_model_zoo_recipes_load_and_the_default_one_matches_the_code():
     assert Recipe.load(os.path.join(ROOT, "model_zoo", "fashion_mnist_resnet20_v1b.yaml")) == Recipe()
 
 
-def test_the_shipped_fashion_mnist_model_is_what_its_metrics_say():
+def test_every_shipped_model_loads_offline_with_its_sha1_and_its_recorded_accuracy(monkeypatch):
     import hashlib
     import json
 
@@ -43,18 +43,35 @@ def test_the_shipped_fashion_mnist_model_is_what_its_metrics_say():
     if not HAVE_DATA:
         pytest.skip(NO_DATA)
     import mxnet as mx
+    from gluon_tricks import get_model, zoo
     from gluon_tricks.data import build_test_loader
-    from gluon_tricks.inference import Predictor
     from gluon_tricks.train import Recipe, accuracy_report
 
-    folder = os.path.join(ROOT, "model_zoo", "fashion_mnist_resnet20_v1b")
-    metrics = json.load(open(os.path.join(folder, "metrics.json")))
-    weights = os.path.join(folder, metrics["weights"])
-    assert hashlib.sha1(open(weights, "rb").read()).hexdigest() == metrics["sha1"]
-    recipe = Recipe.load(os.path.join(folder, "recipe.json"))
-    assert recipe == Recipe(dataset="fashion-mnist", save_dir=recipe.save_dir)  # the default recipe, as shipped
-    predictor = Predictor.from_model(recipe.model, weights, os.path.join(folder, "classes.json"), recipe=recipe)
-    loader = build_test_loader(Recipe(dataset="fashion-mnist", batch_size=250, test_samples=1000))
-    top1 = accuracy_report(predictor.net, loader, [mx.cpu()])["top1"]
-    assert top1 == pytest.approx(metrics["top1_first_1000_test_images"], abs=0.002)
-    assert predictor.classes[9] == "Ankle boot"
+    monkeypatch.setenv("GLUON_TRICKS_OFFLINE", "1")  # shipped means no network at all
+    shipped = [e for e in zoo.entries() if e.source != "gluoncv"]
+    assert "fashion_mnist_resnet20_v1b" in [e.name for e in shipped]
+    for e in shipped:
+        assert hashlib.sha1(open(e.bundled, "rb").read()).hexdigest() == e.sha1
+        metrics = json.load(open(os.path.join(ROOT, e.metrics)))
+        assert metrics["sha1"] == e.sha1 and round(100 * metrics["top1"], 2) == e.top1
+        net = get_model(e.name, pretrained=e.tag)
+        net.hybridize()
+        loader = build_test_loader(Recipe(dataset=e.inputs.dataset, batch_size=250, test_samples=1000))
+        assert 100 * accuracy_report(net, loader, [mx.cpu()])["top1"] == pytest.approx(e.slice_top1, abs=0.2)
+        recipe = Recipe.load(os.path.join(ROOT, e.recipe))
+        assert recipe.model == e.architecture and recipe.dataset == e.inputs.dataset
+
+
+def test_evaluate_reproduces_the_published_accuracy_of_the_default_model(capsys):
+    import pytest
+    from conftest import HAVE_DATA, NO_DATA
+    if not HAVE_DATA:
+        pytest.skip(NO_DATA)
+    from gluon_tricks import zoo
+    from gluon_tricks.cli import evaluate
+    report = evaluate.main(["--model", "fashion_mnist_resnet20_v1b", "--use-pretrained", "--dataset", "fashion-mnist",
+                            "--batch-size", "500"])
+    e = zoo.entry("fashion_mnist_resnet20_v1b")
+    assert report["images"] == 10000 and round(100 * report["top1"], 2) == e.top1 and \
+        round(100 * report["top5"], 2) == e.top5
+    assert "top-1 0.9419" in capsys.readouterr().out

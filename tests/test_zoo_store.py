@@ -1,80 +1,20 @@
 """Downloading weights against a real HTTP server on 127.0.0.1 that the test starts and shapes
 like GluonCV's repository: good, corrupt, truncated, missing, stalled, failing once, contended."""
 import hashlib
-import http.server
-import io
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import zipfile
 
 import pytest
 
+from conftest import zip_of as _zip
 from gluon_tricks.zoo import store
 
 PARAMS = os.urandom(50_000)  # stands in for a .params file
 SHA1 = hashlib.sha1(PARAMS).hexdigest()
 STEM = "tiny_v1-" + SHA1[:8]
-
-
-def _zip(member, data):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(member, data)
-    return buf.getvalue()
-
-
-class Repo(http.server.ThreadingHTTPServer):
-    """``files``: URL path -> (bytes, behaviour); ``hits``: URL path -> requests seen."""
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.files, self.hits, self.fail_first = {}, {}, set()
-        self.url = "http://127.0.0.1:%d/" % self.server_address[1]
-
-    def publish(self, name, data, behaviour="ok"):
-        self.files["/gluon/models/%s.zip" % name] = (data, behaviour)
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        repo = self.server
-        repo.hits[self.path] = repo.hits.get(self.path, 0) + 1
-        if self.path not in repo.files:
-            self.send_error(404)
-            return
-        data, behaviour = repo.files[self.path]
-        if behaviour == "500 once" and repo.hits[self.path] == 1:
-            self.send_error(503)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data) + (1000 if behaviour == "truncated" else 0)))
-        self.end_headers()
-        if behaviour == "stall":
-            time.sleep(3)  # longer than the client's timeout
-        if behaviour == "slow":
-            time.sleep(1)  # long enough for a second process to arrive while this one downloads
-        try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
-@pytest.fixture
-def repo():
-    server = Repo()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def fetch(repo, root, **kw):
@@ -190,25 +130,3 @@ def test_the_mirror_comes_from_mxnet_gluon_repo(monkeypatch):
     assert store.repo_url() == "http://mirror.example/repo/"
     monkeypatch.delenv("MXNET_GLUON_REPO")
     assert store.repo_url() == store.GLUONCV_REPO
-
-
-def test_use_pretrained_loads_published_weights_through_the_store(repo, tmp_path, monkeypatch):
-    import mxnet as mx
-    import numpy as np
-    from gluon_tricks import get_model
-    from gluon_tricks.inference import Predictor
-    from gluon_tricks.zoo import weights
-    net = get_model("cifar_resnet20_v1")
-    net.initialize(mx.init.Xavier())
-    x = mx.nd.random.uniform(-1, 1, (2, 3, 32, 32))
-    expected = net(x).asnumpy()
-    net.save_parameters(str(tmp_path / "w.params"))
-    data = (tmp_path / "w.params").read_bytes()
-    sha1 = hashlib.sha1(data).hexdigest()
-    repo.publish("cifar_resnet20_v1-" + sha1[:8], _zip("cifar_resnet20_v1-%s.params" % sha1[:8], data))
-    monkeypatch.setattr(weights, "manifest", lambda: {"cifar_resnet20_v1": {"name": "cifar_resnet20_v1", "sha1": sha1}})
-    monkeypatch.setenv("MXNET_GLUON_REPO", repo.url)
-    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "home"))
-    predictor = Predictor.from_model("cifar_resnet20_v1", "gluoncv", input_size=32)
-    np.testing.assert_allclose(predictor.net(x).asnumpy(), expected, rtol=1e-5, atol=1e-5)
-    assert os.path.isfile(tmp_path / "home" / "models" / ("cifar_resnet20_v1-%s.params" % sha1[:8]))

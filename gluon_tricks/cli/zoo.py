@@ -11,7 +11,7 @@ examples:
   python -m gluon_tricks.zoo list 'resnet50_*' --json
   python -m gluon_tricks.zoo download resnet50_v1d resnet50_v1d:00319ddc
   python -m gluon_tricks.zoo verify                    # the sha1 of everything cached
-  python -m gluon_tricks.zoo purge                     # remove the zoo's files (and leftovers) from the cache
+  python -m gluon_tricks.zoo purge                     # remove the zoo's files and unfinished downloads
   python -m gluon_tricks.zoo table --write model_zoo/README.md
 """
 import argparse
@@ -97,7 +97,7 @@ def verify(root):
 
 def purge(root):
     zoo_files = {_cached(root, e) for e in zoo.entries()}
-    leftovers = glob.glob(os.path.join(root, "*.part-*")) + glob.glob(os.path.join(root, "*.lock"))
+    leftovers = glob.glob(os.path.join(root, "*.part-*"))  # lock files stay: a running download may hold one
     removed = [p for p in sorted(zoo_files) + leftovers if os.path.isfile(p)]
     freed = sum(os.path.getsize(p) for p in removed)
     for p in removed:

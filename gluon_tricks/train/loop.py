@@ -12,8 +12,7 @@ import mxnet as mx
 import numpy as np
 
 from .. import data
-from ..models import get_model
-from ..zoo import build_net
+from ..zoo import architecture, build_net
 from . import parallel
 from .config import Recipe
 from .evaluation import evaluate
@@ -82,7 +81,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     parallel.check_kvstore(recipe.kv_store, ctxs)
     check_optimizer(recipe.optimizer)
     if recipe.teacher:
-        get_model(recipe.teacher)  # unknown names fail before any data is read
+        architecture(recipe.teacher)  # unknown names fail before any data is read
     precision.activate()
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)

@@ -6,6 +6,7 @@ import mxnet as mx
 
 from ..models import get_model as build_architecture
 from ..models import list_models as registry_names
+from ..models.weights import WeightsMismatch
 from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_class_names, names,  # noqa: F401
                       remove_manifests, versions)
 from .store import ChecksumError, ZooError  # noqa: F401
@@ -53,8 +54,8 @@ def _load(net, path, ctx):
     MXNet's list of missing keys."""
     try:
         net.load_parameters(path, ctx=ctx)
-    except (AssertionError, mx.base.MXNetError) as err:
-        raise ZooError("%s does not hold this network's parameters (%s)" % (path, str(err).strip().splitlines()[0][:200])) from None
+    except (AssertionError, mx.base.MXNetError, WeightsMismatch) as err:
+        raise ZooError("%s does not hold this network's parameters: %s" % (path, str(err).strip().splitlines()[0])) from None
 
 
 def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):

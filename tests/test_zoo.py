@@ -1,0 +1,259 @@
+"""The model zoo as users meet it: get_model(name, pretrained=...), the manifest's facts, our own
+models shipped in the repository, and the zoo command. Weights are made here and served from a
+repository on 127.0.0.1 in GluonCV's layout, published through a test manifest."""
+import hashlib
+import json
+import os
+import shutil
+
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import ROOT, needs_data, zip_of
+
+from gluon_tricks import get_model, list_models, zoo
+from gluon_tricks.cli import zoo as zoo_command
+from gluon_tricks.models import get_model as build_architecture
+
+CLASSES = ["c%d" % i for i in range(10)]
+TINY_INPUTS = {"eval_set": "made in the test", "classes": 10, "class_names": CLASSES, "channels": 3,
+               "input_size": 32, "crop_ratio": 1.0, "mean": [127.0, 127.0, 127.0], "std": [64.0, 64.0, 64.0]}
+X = mx.nd.array(np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 32)))
+
+
+def _weights(path, arch="cifar_resnet20_v1", seed=0):
+    """A network's parameters written to ``path``; (sha1, its outputs on X)."""
+    mx.random.seed(seed)
+    net = build_architecture(arch)
+    net.initialize(mx.init.Xavier())
+    out = net(X).asnumpy()
+    net.save_parameters(str(path))
+    return hashlib.sha1(open(path, "rb").read()).hexdigest(), out
+
+
+def _entry(name, sha1, default=True, **extra):
+    return dict(dict(name=name, tag=sha1[:8], sha1=sha1, default=default, architecture="cifar_resnet20_v1",
+                     inputs="tiny", source="gluoncv"), **extra)
+
+
+@pytest.fixture
+def published(repo, tmp_path, monkeypatch):
+    """``tiny_resnet20``: two versions of cifar_resnet20_v1 weights, served by ``repo``."""
+    versions = {}
+    for seed in (0, 1):
+        path = tmp_path / ("w%d.params" % seed)
+        sha1, out = _weights(path, seed=seed)
+        stem = "tiny_resnet20-" + sha1[:8]
+        repo.publish(stem, zip_of(stem + ".params", path.read_bytes()))
+        versions[seed] = dict(sha1=sha1, out=out, path=path)
+    zoo.add_manifest({"inputs": {"tiny": TINY_INPUTS}, "models": [
+        _entry("tiny_resnet20", versions[0]["sha1"]), _entry("tiny_resnet20", versions[1]["sha1"], default=False)]})
+    monkeypatch.setenv("MXNET_GLUON_REPO", repo.url)
+    monkeypatch.setenv("MXNET_HOME", str(tmp_path / "home"))
+    yield versions
+    zoo.remove_manifests()
+
+
+# ----------------------------------------------------------------------------- the manifest's facts
+
+def test_the_manifest_holds_gluoncvs_sha1s_and_every_name_it_publishes_in_our_families():
+    from gluoncv.data.imagenet.classification import ImageNet1kAttr
+    from gluoncv.model_zoo.model_store import _model_sha1
+    gluoncv = [e for e in zoo.entries() if e.source == "gluoncv"]
+    for e in gluoncv:
+        if e.sha1:
+            assert _model_sha1[e.name] == e.sha1 and e.default, e.name
+        else:  # an older version: GluonCV publishes only its tag
+            assert len(e.tag) == 8 and not e.default and _model_sha1[e.name][:8] != e.tag
+    ours = set(list_models())
+    assert {n for n in _model_sha1 if n in ours} == {e.name for e in gluoncv}
+    assert zoo.imagenet_class_names() == list(ImageNet1kAttr().classes)
+
+
+def test_every_entry_builds_its_architecture_and_names_have_one_default():
+    for name in zoo.names():
+        versions = zoo.versions(name)
+        assert sum(e.default for e in versions) == 1 and versions[0].default
+        for e in versions:
+            assert e.sha1 is None or (len(e.sha1) == 40 and e.tag == e.sha1[:8])
+            assert len(e.inputs.class_names) == e.inputs.classes and e.top1 is None or 0 < e.top1 < 100
+            zoo.architecture(e.name)  # a registry name, or an unknown-model error
+
+
+def test_published_inputs_agree_with_the_data_sets_they_name():
+    from gluon_tricks.data import DATASETS, dataset_names
+    dataset_names()
+    named = [e for e in zoo.entries() if e.inputs.dataset]
+    assert named
+    for e in named:
+        info = DATASETS[e.inputs.dataset]
+        assert (e.inputs.mean, e.inputs.std, e.inputs.input_size, e.inputs.channels) == \
+            (info.mean, info.std, info.size, info.channels)
+
+
+# ----------------------------------------------------------------------------- get_model
+
+def test_pretrained_true_loads_the_default_version_verified_with_its_classes_and_inputs(published, repo, tmp_path):
+    net = get_model("tiny_resnet20", pretrained=True)
+    np.testing.assert_allclose(net(X).asnumpy(), published[0]["out"], rtol=1e-5, atol=1e-5)
+    assert net.classes == CLASSES and net.inputs.input_size == 32 and net.inputs.mean == (127.0,) * 3
+    cached = tmp_path / "home" / "models" / ("tiny_resnet20-%s.params" % published[0]["sha1"][:8])
+    assert hashlib.sha1(cached.read_bytes()).hexdigest() == published[0]["sha1"]
+    get_model("tiny_resnet20", pretrained=True)
+    assert sum(repo.hits.values()) == 1  # the second call used the cache
+    assert "tiny_resnet20" in list_models("tiny*", pretrained=True) and "cifar_resnet20_v1b" not in \
+        list_models(pretrained=True)
+
+
+def test_a_tag_picks_its_version_and_an_unknown_tag_lists_the_versions(published, tmp_path):
+    tag = published[1]["sha1"][:8]
+    net = get_model("tiny_resnet20", pretrained=tag, root=str(tmp_path / "elsewhere"))
+    np.testing.assert_allclose(net(X).asnumpy(), published[1]["out"], rtol=1e-5, atol=1e-5)
+    assert os.path.isfile(tmp_path / "elsewhere" / ("tiny_resnet20-%s.params" % tag))
+    with pytest.raises(zoo.ZooError, match="its versions: %s \\(default\\), %s" % (published[0]["sha1"][:8], tag)):
+        get_model("tiny_resnet20", pretrained="0123abcd")
+
+
+def test_a_file_path_loads_and_a_missing_one_is_named(published, tmp_path):
+    net = get_model("cifar_resnet20_v1", pretrained=str(published[1]["path"]))
+    np.testing.assert_allclose(net(X).asnumpy(), published[1]["out"], rtol=1e-5, atol=1e-5)
+    assert net.classes is None  # a bare file says nothing about class names
+    with pytest.raises(FileNotFoundError, match="missing.params"):
+        get_model("cifar_resnet20_v1", pretrained=str(tmp_path / "missing.params"))
+
+
+def test_other_classes_replace_only_the_classifier(published):
+    net = get_model("tiny_resnet20", pretrained=True, classes=4)
+    assert net(X).shape == (2, 4) and net.classes is None
+    saved = mx.nd.load(str(published[0]["path"]))
+    ours = {k: v.data() for k, v in net._collect_params_with_prefix().items()}
+    assert set(saved) == set(ours)
+    for k in saved:
+        same = np.array_equal(saved[k].asnumpy(), ours[k].asnumpy()) if saved[k].shape == ours[k].shape else False
+        assert same != k.startswith("fc."), k  # features kept, classifier new
+
+
+def test_a_file_holding_another_networks_parameters_is_named_and_nothing_loaded(repo, tmp_path, monkeypatch):
+    sha1, _ = _weights(tmp_path / "w56.params", arch="cifar_resnet56_v1")
+    stem = "mislabelled-" + sha1[:8]
+    repo.publish(stem, zip_of(stem + ".params", (tmp_path / "w56.params").read_bytes()))
+    zoo.add_manifest({"inputs": {"tiny": TINY_INPUTS}, "models": [_entry("mislabelled", sha1)]})
+    monkeypatch.setenv("MXNET_GLUON_REPO", repo.url)
+    try:
+        with pytest.raises(zoo.ZooError, match="does not hold this network's parameters"):
+            get_model("mislabelled", pretrained=True, root=str(tmp_path / "cache"))
+    finally:
+        zoo.remove_manifests()
+
+
+def test_unknown_names_and_names_without_weights_say_what_exists():
+    with pytest.raises(zoo.ZooError, match="no published weights for 'resnet50_v1e'; these names have them: .*"
+                                           "resnet50_v1d"):
+        get_model("resnet50_v1e", pretrained=True)
+    with pytest.raises(zoo.ZooError, match="did you mean: resnet50_v1d"):
+        get_model("resnt50_v1d", pretrained=True)
+    assert get_model("resnet50_v1e").fc._units == 1000  # without weights: the architecture, as before
+
+
+def test_offline_mode_never_touches_the_network_but_shipped_models_still_load(published, repo, monkeypatch):
+    monkeypatch.setenv("GLUON_TRICKS_OFFLINE", "1")
+    with pytest.raises(zoo.ZooError, match="GLUON_TRICKS_OFFLINE=1: not downloading"):
+        get_model("tiny_resnet20", pretrained=True)
+    net = get_model("fashion_mnist_resnet20_v1b", pretrained=True)
+    assert repo.hits == {} and net.classes[9] == "Ankle boot" and net(mx.nd.zeros((1, 1, 28, 28))).shape == (1, 10)
+
+
+def test_our_models_come_from_their_folder_else_from_a_mirror_in_gluoncvs_layout(repo, tmp_path, monkeypatch):
+    folder = tmp_path / "model_zoo" / "ours_resnet20"
+    folder.mkdir(parents=True)
+    sha1, out = _weights(folder / "ours_resnet20.params")
+    stem = "ours_resnet20-" + sha1[:8]
+    repo.publish(stem, zip_of(stem + ".params", (folder / "ours_resnet20.params").read_bytes()))
+    zoo.add_manifest({"inputs": {"tiny": TINY_INPUTS}, "models": [_entry("ours_resnet20", sha1, source=str(folder))]})
+    monkeypatch.setenv("MXNET_GLUON_REPO", repo.url)
+    cache = str(tmp_path / "cache")
+    try:
+        np.testing.assert_allclose(get_model("ours_resnet20", True, root=cache)(X).asnumpy(), out, rtol=1e-5)
+        assert repo.hits == {}  # the shipped copy, checked, no network
+        (folder / "ours_resnet20.params").write_bytes(b"damaged")
+        np.testing.assert_allclose(get_model("ours_resnet20", True, root=cache)(X).asnumpy(), out, rtol=1e-5)
+        assert repo.hits == {"/gluon/models/%s.zip" % stem: 1}  # a damaged copy is not used: the mirror serves it
+    finally:
+        zoo.remove_manifests()
+
+
+# ----------------------------------------------------------------------------- the zoo command
+
+def test_the_zoo_command_lists_downloads_verifies_and_purges(published, repo, tmp_path, capsys):
+    root = str(tmp_path / "cache")
+    tag0, tag1 = published[0]["sha1"][:8], published[1]["sha1"][:8]
+    zoo_command.main(["--root", root, "download", "tiny_resnet20", "tiny_resnet20:" + tag1])
+    assert sorted(f for f in os.listdir(root) if f.endswith(".params")) == sorted(
+        ["tiny_resnet20-%s.params" % tag0, "tiny_resnet20-%s.params" % tag1])
+    capsys.readouterr()
+    zoo_command.main(["--root", root, "list", "tiny*"])
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert len(lines) == 2 and all(line.endswith("cached") for line in lines) and "(default)" in lines[0]
+    listed = zoo_command.main(["--root", root, "list", "fashion*", "--json"])
+    assert json.loads(capsys.readouterr().out)["where"] == "shipped" and len(listed) == 1
+    damaged = os.path.join(root, "tiny_resnet20-%s.params" % tag1)
+    open(damaged, "ab").write(b"x")
+    with pytest.raises(SystemExit) as stop:
+        zoo_command.main(["--root", root, "verify"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 1 and "BAD  %s" % damaged in out and "1 verified, 1 wrong" in out
+    open(os.path.join(root, "x.zip.part-1"), "w").write("left by a killed download")
+    zoo_command.main(["--root", root, "purge"])
+    assert [f for f in os.listdir(root) if not f.endswith(".lock")] == [] and "removed 3 files" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["download"], "name what to download"),
+    (["download", "resnet50_v1e"], "no published weights for 'resnet50_v1e'"),
+    (["download", "resnet50_v1d:0123abcd"], "its versions: 117a384e \\(default\\), 00319ddc"),
+    (["list", "nothing*"], "no published name matches"),
+])
+def test_the_zoo_command_refuses_bad_input_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        zoo_command.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and __import__("re").search(message, err[0]), err
+
+
+def test_the_model_zoo_readme_tables_are_what_the_manifest_says(tmp_path):
+    copy = tmp_path / "README.md"
+    shutil.copy(os.path.join(ROOT, "model_zoo", "README.md"), copy)
+    from gluon_tricks.zoo import table
+    assert not table.write(str(copy)), "model_zoo/README.md is stale: python -m gluon_tricks.zoo table --write " \
+                                       "model_zoo/README.md"
+
+
+# ----------------------------------------------------------------------------- the scripts and training
+
+def test_classify_uses_the_published_class_names_and_inputs(published, tmp_path, capsys):
+    import cv2
+    from gluon_tricks.cli import classify
+    image = str(tmp_path / "a.png")
+    cv2.imwrite(image, np.random.default_rng(0).integers(0, 255, (50, 40, 3), dtype=np.uint8))
+    (best,) = classify.main(["--model", "tiny_resnet20", "--use-pretrained", "--top", "3", image])
+    assert len(best) == 3 and all(name in CLASSES for name, _ in best)
+    with pytest.raises(SystemExit) as stop:
+        classify.main(["--model", "tiny_resnet20", "--params", "0123abcd", image])
+    assert stop.value.code == 2 and "is not a weights file, a published name or a version tag" in capsys.readouterr().err
+
+
+@needs_data
+def test_a_published_teacher_and_published_starting_weights_come_from_the_zoo(tmp_path):
+    from gluon_tricks.train import Recipe, fit
+    quick = dict(dataset="fashion-mnist", train_samples=256, test_samples=500, batch_size=64, epochs=1,
+                 warmup_epochs=0, log_interval=5)
+    # Fine-tuning from the shipped model at a tiny learning rate keeps its accuracy: the weights loaded.
+    tuned = fit(Recipe(**quick, pretrained="fashion_mnist_resnet20_v1b", lr=1e-5, save_dir=str(tmp_path / "a")),
+                progress=False)
+    assert tuned["final_test_acc"] > 0.9
+    # A published teacher needs no --teacher-params.
+    student = fit(Recipe(**quick, teacher="fashion_mnist_resnet20_v1b", save_dir=str(tmp_path / "b")), progress=False)
+    assert 0 <= student["final_test_acc"] <= 1
+    with pytest.raises(zoo.ZooError, match="is a cifar_resnet20_v1b, not a cifar_resnet56_v1"):
+        fit(Recipe(**dict(quick, model="cifar_resnet56_v1"), pretrained="fashion_mnist_resnet20_v1b",
+                   save_dir=str(tmp_path / "c")), progress=False)
