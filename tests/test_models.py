@@ -5,8 +5,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_tricks import get_model, list_models
+from gluon_tricks import get_model
 from gluon_tricks.models import ResNet, UnknownModel, WeightsMismatch, model_settings
+from gluon_tricks.models import list_models as registry_names
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_resnet50_v1b_is_25_56m():
     assert round(_trainable(net) / 1e6, 2) == 25.56
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", registry_names())
 def test_every_registered_model_runs(name):
     net = get_model(name, classes=7)
     net.initialize()
