@@ -49,7 +49,7 @@ def test_gluoncv_spellings_that_needed_translation():
     r = recipe_of("--model", "resnet18_v1b", "--lr-decay-period", "30", "--num-epochs", "100", "--use_se",
                   "--use-pretrained", "--label-smoothing", "0.2", "--mixup-off-epoch", "5", "--mixup",
                   "--mixup-alpha", "0.4")
-    assert r.lr_decay_epochs == (30, 60, 90) and r.model_kwargs == {"use_se": True} and r.pretrained == "gluoncv"
+    assert r.lr_decay_epochs == (30, 60, 90) and r.model_kwargs == {"use_se": True} and r.pretrained == "zoo"
     assert (r.label_smoothing, r.mixup_off_epochs, r.mixup_alpha) == (0.2, 5, 0.4)
     assert recipe_of("--model", "resnet18_v1b", "--lr-decay-epoch", "30,60,80").lr_decay_epochs == (30, 60, 80)
 

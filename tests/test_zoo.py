@@ -13,6 +13,7 @@ from conftest import ROOT, needs_data, zip_of
 
 from gluon_tricks import get_model, list_models, zoo
 from gluon_tricks.cli import zoo as zoo_command
+from gluon_tricks.models import UnknownModel
 from gluon_tricks.models import get_model as build_architecture
 
 CLASSES = ["c%d" % i for i in range(10)]
@@ -150,7 +151,7 @@ def test_unknown_names_and_names_without_weights_say_what_exists():
     with pytest.raises(zoo.ZooError, match="no published weights for 'resnet50_v1e'; these names have them: .*"
                                            "resnet50_v1d"):
         get_model("resnet50_v1e", pretrained=True)
-    with pytest.raises(zoo.ZooError, match="did you mean: resnet50_v1d"):
+    with pytest.raises(UnknownModel, match="did you mean: resnet50_v1d"):
         get_model("resnt50_v1d", pretrained=True)
     assert get_model("resnet50_v1e").fc._units == 1000  # without weights: the architecture, as before
 

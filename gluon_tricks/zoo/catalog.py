@@ -11,7 +11,7 @@ import os
 from typing import Optional
 
 from ..models import list_models as architectures
-from ..models.registry import natural_key
+from ..models.registry import UnknownModel, natural_key
 from .store import ZooError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -149,15 +149,16 @@ def versions(name):
 
 def entry(name, version=True):
     """The entry ``get_model(name, pretrained=version)`` loads: ``True`` for the default version,
-    else a tag. A ZooError says what exists when the name or tag does not."""
+    else a tag. A ZooError says what exists when the tag or weights do not (UnknownModel, with
+    close matches, when the name is neither an architecture nor published)."""
     found = versions(name)
     if not found:
         known = set(architectures())
         if name in known:
             raise ZooError("no published weights for %r; these names have them: %s" % (name, ", ".join(names())))
         close = difflib.get_close_matches(str(name), sorted(known | set(names())), n=6, cutoff=0.6)
-        raise ZooError("unknown model %r%s" % (name, "; did you mean: %s?" % ", ".join(close) if close else
-                                               "; see gluon_tricks.list_models()"))
+        raise UnknownModel("unknown model %r%s" % (name, "; did you mean: %s?" % ", ".join(close) if close else
+                                                   "; see gluon_tricks.list_models()"))
     if version is True:
         return found[0]
     tag = str(version).lower()
