@@ -72,8 +72,9 @@ def slug(label):
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") or "row"
 
 
-def run_grid(rows, seeds, out, progress=False, echo=print):
-    """Train every (row, seed) not already done under ``out``; returns {label: [accuracy per seed]}."""
+def run_grid(rows, seeds, out, progress=False, echo=print, hooks=list):
+    """Train every (row, seed) not already done under ``out``; returns {label: [accuracy per seed]}.
+    ``hooks()`` makes each run's extra hooks (fresh ones: hooks keep state)."""
     results = {}
     for label, recipe in rows:
         results[label] = []
@@ -82,7 +83,7 @@ def run_grid(rows, seeds, out, progress=False, echo=print):
             accuracy = finished_accuracy(r)
             if accuracy is None:
                 echo("[%s] seed %d: training %s" % (label, seed, recipe.short()))
-                accuracy = fit(r, progress=progress, resume=True)["final_test_acc"]
+                accuracy = fit(r, progress=progress, resume=True, hooks=hooks())["final_test_acc"]
             else:
                 echo("[%s] seed %d: done before (%.4f)" % (label, seed, accuracy))
             results[label].append(accuracy)

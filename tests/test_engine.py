@@ -251,3 +251,21 @@ def test_accumulation_never_carries_gradients_across_epochs(tmp_path):
     assert summary["iterations"] == 6
     meta = Checkpoints(str(tmp_path)).latest()[1]
     assert meta["state"]["iteration"] == 6 and meta["state"]["epoch"] == 2
+
+
+@needs_data
+def test_param_stats_traces_mean_absolute_values_of_parameter_groups(tmp_path):
+    from gluon_tricks.train import ParamStats
+    groups = {"zeroed": r"^layer\d+\.\d+\.bn2\.gamma$", "stem": r"^bn1\.gamma$"}
+    recipe = Recipe(**dict(QUICK, epochs=1, last_gamma=True), save_dir=str(tmp_path / "run"))
+    fit(recipe, progress=False, hooks=[ParamStats(groups, every=2)])
+    records = [json.loads(line) for line in open(tmp_path / "run" / "param_stats.jsonl")]
+    assert records[0] == {"epoch": 0, "step": 0, "zeroed": 0.0, "stem": 1.0}  # zero-init and one-init, exactly
+    assert [r["step"] for r in records[1:]] == [2, 4, 6, 8, 10, 10] and records[-1]["epoch"] == 0
+    saved = mx.nd.load(str(tmp_path / "run" / "best.params"))  # one epoch: the final weights
+    zeroed = [v.asnumpy() for k, v in saved.items() if k.startswith("layer") and k.endswith("bn2.gamma")]
+    assert len(zeroed) == 9 and records[-1]["zeroed"] == pytest.approx(
+        np.abs(np.concatenate(zeroed)).mean(), rel=1e-5)
+    assert 0 < records[1]["zeroed"] < records[-1]["zeroed"] < 0.5  # they grow from zero, slowly
+    with pytest.raises(ValueError, match="'typo' matches no parameter"):
+        fit(Recipe(**QUICK, save_dir=str(tmp_path / "typo")), progress=False, hooks=[ParamStats({"typo": "^nothing$"})])

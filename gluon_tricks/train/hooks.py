@@ -77,6 +77,39 @@ class BestWeights(Hook):
                 atomic_write(os.path.join(run.recipe.save_dir, "best.params"), run.net.save_parameters)
 
 
+class ParamStats(Hook):
+    """Mean absolute value of groups of parameters (``{label: regex over structural names}``),
+    at the start, every ``every`` optimizer steps and after every epoch, into
+    ``param_stats.jsonl``: how a trick moves the weights, e.g. zero-initialised BN gammas."""
+
+    def __init__(self, groups, every=0, file="param_stats.jsonl"):
+        import re
+        self.groups = {label: re.compile(pattern) for label, pattern in groups.items()}
+        self.every, self.file, self.steps, self.log = every, file, 0, None
+
+    def _write(self, run, **where):
+        params = run.net._collect_params_with_prefix()
+        record = dict(where)
+        for label, pattern in self.groups.items():
+            chosen = [p.data(run.ctxs[0]).astype("float32") for name, p in params.items() if pattern.search(name)]
+            if not chosen:
+                raise ValueError("ParamStats group %r matches no parameter" % label)
+            record[label] = float(sum(mx.nd.abs(a).sum().asscalar() for a in chosen) / sum(a.size for a in chosen))
+        self.log.write(record)
+
+    def start(self, run):
+        self.log = JsonLog(os.path.join(run.recipe.save_dir, self.file) if run.chief else None)
+        self._write(run, epoch=run.position[0], step=0)
+
+    def step(self, run, applied, done):
+        self.steps += bool(applied)
+        if applied and self.every and self.steps % self.every == 0:
+            self._write(run, step=self.steps)
+
+    def epoch_end(self, run, record):
+        self._write(run, epoch=record["epoch"], step=self.steps)
+
+
 # Where the data or the starting weights live, and how often to log/save, may change on resume.
 RESUMABLE_CHANGES = {"save_dir", "log_interval", "checkpoint_interval", "save_frequency", "data_dir", "rec_train",
                      "rec_train_idx", "rec_val", "rec_val_idx", "data_threads", "pretrained", "data_backend"}
