@@ -22,6 +22,7 @@ PUBLISHED = (
     + ["resnet%d_v1%s" % (d, v) for v in "cds" for d in (50, 101, 152)]
     + ["resnet%d_v2" % d for d in (18, 34, 50, 101, 152)]
     + ["cifar_resnet%d_v%d" % (d, v) for v in (1, 2) for d in (20, 56, 110)]
+    + ["cifar_wideresnet16_10", "cifar_wideresnet28_10", "cifar_wideresnet40_8"]
 )
 # GluonCV builds these too (no published weights): same layouts, checked the same way.
 UNPUBLISHED = ["resnet50_v1e", "se_resnet18_v1", "se_resnet50_v1", "se_resnet50_v2"]
@@ -223,3 +224,17 @@ def test_parameter_names_are_pinned():
     v2 = list(get_model("resnet18_v2")._collect_params_with_prefix())
     assert v2[0].startswith("features.0.")  # the input-normalising BN comes first
     assert "features.6.0.downsample.weight" in v2 and v2[-1] == "output.bias"
+
+
+def test_wide_resnet_dropout_sits_before_each_units_last_conv_and_adds_no_parameters():
+    plain, dropped = get_model("cifar_wideresnet16_10"), get_model("cifar_wideresnet16_10", drop_rate=0.3)
+    for net in (plain, dropped):
+        net.initialize()
+        net(mx.nd.zeros((1, 3, 32, 32)))
+    assert sorted(plain._collect_params_with_prefix()) == sorted(dropped._collect_params_with_prefix())
+    units = [u for stage in list(dropped.features)[3:6] for u in stage]
+    assert len(units) == 6 and all(isinstance(u.drop, mx.gluon.nn.Dropout) for u in units)
+    x = mx.nd.random.uniform(shape=(2, 3, 32, 32))
+    assert np.array_equal(dropped(x).asnumpy(), dropped(x).asnumpy())  # inference: dropout off
+    with mx.autograd.train_mode():
+        assert not np.array_equal(dropped(x).asnumpy(), dropped(x).asnumpy())

@@ -82,4 +82,10 @@ for _depth in (20, 56, 110):
         register("cifar_resnet%d_%s" % (_depth, _tag), ResNet, depth=_depth, **SMALL, **_settings)
     register("cifar_resnet%d_v2" % _depth, PreActResNet, depth=_depth, shortcut_from="input", **SMALL)
 
+# Wide ResNets WRN-d-k (GluonCV's cifar_wideresnet*): (d - 4) / 6 pre-activation units per stage,
+# widths 16k, 32k, 64k after a 16-channel stem.
+for _depth, _k in ((16, 10), (28, 10), (40, 8)):
+    register("cifar_wideresnet%d_%d" % (_depth, _k), PreActResNet, small_input=True, classes=10,
+             layers=((_depth - 4) // 6,) * 3, channels=(16 * _k, 32 * _k, 64 * _k), stem_channels=16, stem_bn=True)
+
 register("cifar_resnet9", ResNet9, classes=10)  # Myrtle.ai's fast CIFAR-10 network
