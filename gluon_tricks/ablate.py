@@ -1,9 +1,11 @@
 """Ablation of the tricks, the way the paper's Table 6 reads: rows that each add one trick to the
 row above (or, ``independent``, to the baseline alone), each trained with several seeds, then a
-table of mean and spread and a bar chart. A grid is data: (label, recipe changes) pairs.
+table of mean and spread and a bar chart. A grid is data: (label, recipe changes) pairs; the
+named grids are the paper's Table 6 and fb.resnet.torch's block and optimizer ablations.
 
 Runs are ordinary training runs under ``out/<row>/seed<k>``; a run whose log is complete is
-reused, so an interrupted ablation continues where it stopped."""
+reused, so an interrupted ablation continues where it stopped, and a record file of finished
+runs (committed with the results) lets another machine continue the grid."""
 import csv
 import dataclasses
 import json
@@ -39,6 +41,23 @@ GRID = [  # (label, changes); "@v1x" swaps the model's variant suffix
                         "hard_weight": 0.5}),
 ]
 
+# fb.resnet.torch's ablations (Gross and Wilber, "Training and investigating Residual Nets", 2016),
+# each change alone on the baseline (with the B variant, whose units the switches apply to):
+# where the last BN sits and whether a ReLU follows the addition (they found both changes worse) ...
+FB_BLOCKS = [
+    ("baseline", {"model": "@v1b"}),
+    ("BN after addition", {"model_kwargs": {"bn_after_add": True}}),
+    ("no ReLU after addition", {"model_kwargs": {"relu_after_add": False}}),
+]
+# ... and SGD with Nesterov momentum against adaptive optimizers, each at a tuned learning rate:
+# three rates per optimizer around its usual one; the table reports each optimizer's best.
+OPTIMIZER_LRS = {"nag": (0.05, 0.2), "rmsprop": (1e-4, 3e-4, 1e-3), "adadelta": (0.3, 1.0, 3.0),  # nag 0.1: baseline
+                 "adagrad": (0.01, 0.03, 0.1), "adam": (3e-4, 1e-3, 3e-3)}
+FB_OPTIMIZERS = [("baseline", {"model": "@v1b"})] + [
+    ("%s, lr %g" % (name, lr), {"optimizer": name, "lr": lr}) for name, lrs in OPTIMIZER_LRS.items() for lr in lrs]
+GRIDS = {"table6": GRID, "fb-blocks": FB_BLOCKS, "fb-optimizers": FB_OPTIMIZERS}
+INDEPENDENT = ("fb-blocks", "fb-optimizers")  # grids whose rows each change only the baseline
+
 
 def variant(model, tag):
     """``cifar_resnet20_v1d`` with tag ``v1b`` -> ``cifar_resnet20_v1b``."""
@@ -72,22 +91,81 @@ def slug(label):
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") or "row"
 
 
-def run_grid(rows, seeds, out, progress=False, echo=print, hooks=list):
-    """Train every (row, seed) not already done under ``out``; returns {label: [accuracy per seed]}.
+def run_grid(rows, seeds, out, progress=False, echo=print, hooks=list, record=None):
+    """Train every (row, seed) not already done; returns {label: [accuracy per seed]}. Done means
+    a complete run under ``out``, or a line of ``record`` (a JSON-lines file of finished runs that
+    can be committed, so that another machine continues the grid without the run directories).
     ``hooks()`` makes each run's extra hooks (fresh ones: hooks keep state)."""
-    results = {}
+    results, done = {}, read_record(record)
     for label, recipe in rows:
         results[label] = []
         for seed in seeds:
             r = dataclasses.replace(recipe, seed=seed, save_dir=os.path.join(out, slug(label), "seed%d" % seed))
-            accuracy = finished_accuracy(r)
+            accuracy = recorded(done, label, r)
             if accuracy is None:
-                echo("[%s] seed %d: training %s" % (label, seed, recipe.short()))
-                accuracy = fit(r, progress=progress, resume=True, hooks=hooks())["final_test_acc"]
+                accuracy = finished_accuracy(r)
+                if accuracy is None:
+                    echo("[%s] seed %d: training %s" % (label, seed, recipe.short()))
+                    accuracy = fit(r, progress=progress, resume=True, hooks=hooks())["final_test_acc"]
+                append_record(record, label, r, accuracy)
             else:
                 echo("[%s] seed %d: done before (%.4f)" % (label, seed, accuracy))
             results[label].append(accuracy)
     return results
+
+
+def _comparable(recipe):
+    """A recipe as a record compares it: where runs and data live does not matter."""
+    return {k: v for k, v in Recipe.from_dict(recipe).to_dict().items() if k not in ("save_dir", "data_dir")}
+
+
+def read_record(path):
+    """{(label, seed): record} of a JSON-lines file of finished runs (empty if there is none)."""
+    if not path or not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return {(r["row"], r["seed"]): r for r in lines}
+
+
+def recorded(done, label, recipe):
+    """The accuracy a record holds for this row and seed, or None; a record of another recipe is
+    an error, as for run directories."""
+    r = done.get((label, recipe.seed))
+    if r is None:
+        return None
+    saved, wanted = _comparable(r["recipe"]), _comparable(recipe.to_dict())
+    if saved != wanted:
+        raise ValueError("the record holds %r seed %d with another recipe (%s differ); use another record file"
+                         % (label, recipe.seed, ", ".join(sorted(k for k in wanted if saved.get(k) != wanted[k]))))
+    return r["final_test_acc"]
+
+
+def append_record(path, label, recipe, accuracy):
+    if not path:
+        return
+    from .machine import machine_info
+    epochs = [r for r in read_log(os.path.join(recipe.save_dir, "log.jsonl")) if r.get("kind") == "epoch"]
+    line = {"row": label, "seed": recipe.seed, "final_test_acc": accuracy, "recipe": recipe.to_dict(),
+            "final_train_loss": epochs[-1]["train_loss"] if epochs else None,
+            "train_time_s": epochs[-1].get("train_time") if epochs else None, "machine": machine_info()}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def optimizer_of(label):
+    return "nag" if label == "baseline" else label.split(",")[0]
+
+
+def best_per_group(summary, group=optimizer_of):
+    """The best row (by mean) of each group of rows, e.g. each optimizer's best learning rate."""
+    best = {}
+    for s in summary:
+        key = group(s["row"])
+        if key not in best or s["mean"] > best[key]["mean"]:
+            best[key] = s
+    return list(best.values())
 
 
 def finished_accuracy(recipe):
@@ -119,6 +197,7 @@ def summarise(results):
 
 def write_report(summary, out, title):
     """table.md, table.csv and chart.png under ``out``; returns their paths."""
+    os.makedirs(out, exist_ok=True)
     paths = {"markdown": os.path.join(out, "table.md"), "csv": os.path.join(out, "table.csv"),
              "chart": os.path.join(out, "chart.png")}
     base = summary[0]["mean"]
@@ -155,14 +234,17 @@ def write_report(summary, out, title):
 
 
 def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher_params=None, train_teacher=False,
-           progress=False, echo=print):
-    """Run the grid's ``rows`` (labels; default: all, without distillation unless a teacher can be
-    had) on ``base`` for every seed under ``out``; (summary, report paths). ``train_teacher``
-    trains ``teacher`` first with the recipe of the row before distillation (seed 0)."""
+           progress=False, echo=print, grid="table6", record=None):
+    """Run ``rows`` (labels; default: all, without distillation unless a teacher can be had) of the
+    named ``grid`` (:data:`GRIDS`) on ``base`` for every seed under ``out``; (summary, report
+    paths). ``train_teacher`` trains ``teacher`` first with the recipe of the row before
+    distillation (seed 0). ``record``: see :func:`run_grid`."""
     if not seeds:
         raise ValueError("no seeds given")
+    if grid not in GRIDS:
+        raise ValueError("unknown grid %r; grids: %s" % (grid, ", ".join(GRIDS)))
     model_settings(base.model)
-    grid = GRID
+    grid_name, independent, grid = grid, independent or grid in INDEPENDENT, GRIDS[grid]
     if rows:
         unknown = sorted(set(rows) - {label for label, _ in grid})
         if unknown:
@@ -183,9 +265,17 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
             fit(recipe, progress=progress, resume=True)
         teacher_params = os.path.join(recipe.save_dir, "best.params")
     recipes = row_recipes(base, grid, independent, teacher, teacher_params)
-    summary = summarise(run_grid(recipes, seeds, out, progress=progress, echo=echo))
-    title = "baseline %s (rows switch its variant), %s, %d epochs%s, seeds %s%s" % (
-        recipes[0][1].model, base.dataset, base.epochs,
+    summary = summarise(run_grid(recipes, seeds, out, progress=progress, echo=echo, record=record))
+    title = "%s: baseline %s, %s, %d epochs%s, seeds %s%s" % (
+        grid_name, recipes[0][1].model, base.dataset, base.epochs,
         ", %d training images" % base.train_samples if base.train_samples else "", ",".join(map(str, seeds)),
-        ", each trick alone" if independent else ", tricks stacked")
-    return summary, write_report(summary, out, title)
+        ", each change alone" if independent else ", tricks stacked")
+    paths = write_report(summary, out, title)
+    if grid_name == "fb-optimizers":  # the comparison at each optimizer's best learning rate
+        lines = ["", "Each optimizer at its best learning rate (of those tried):", "",
+                 "| optimizer, lr | top-1 mean (%) | std | seeds |", "|---|---|---|---|"]
+        lines += ["| %s | %.2f | %.2f | %s |" % (s["row"], s["mean"], s["std"], ", ".join("%.2f" % v for v in s["values"]))
+                  for s in best_per_group(summary)]
+        with open(paths["markdown"], "a") as f:
+            f.write("\n".join(lines) + "\n")
+    return summary, paths

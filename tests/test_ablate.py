@@ -1,5 +1,6 @@
 """The ablation harness: rows are the recipe changes they claim, statistics are right, runs resume."""
 import csv
+import json
 import os
 
 import numpy as np
@@ -73,3 +74,39 @@ def test_bad_rows_and_seeds_stop_with_one_line(tmp_path, capsys):
         with pytest.raises(SystemExit):
             script.main(argv + ["--out", str(tmp_path)])
         assert reason in capsys.readouterr().err
+
+
+def test_fb_resnet_torch_grids_change_one_thing_each_on_the_b_baseline():
+    blocks = ablate.row_recipes(Recipe(epochs=10), grid=ablate.FB_BLOCKS, independent=True)
+    base = blocks[0][1]
+    assert base.model == "cifar_resnet20_v1b" and base.lr_mode == "step" and base.optimizer == "nag"
+    assert [r.model_kwargs for _, r in blocks[1:]] == [{"bn_after_add": True}, {"relu_after_add": False}]
+    assert all(_diff(base, r) == {"model_kwargs"} for _, r in blocks[1:])
+    optimizers = ablate.row_recipes(Recipe(epochs=10), grid=ablate.FB_OPTIMIZERS, independent=True)
+    assert len(optimizers) == 15 and len({(r.optimizer, r.lr) for _, r in optimizers}) == 15  # no row twice
+    assert all(_diff(optimizers[0][1], r) <= {"optimizer", "lr"} for _, r in optimizers[1:])
+    assert {r.optimizer for _, r in optimizers} == {"nag", "rmsprop", "adadelta", "adagrad", "adam"}
+
+
+def test_each_optimizer_is_reported_at_its_best_learning_rate():
+    summary = ablate.summarise({"baseline": [0.90], "nag, lr 0.2": [0.91], "adam, lr 0.001": [0.85],
+                                "adam, lr 0.003": [0.87]})
+    assert [s["row"] for s in ablate.best_per_group(summary)] == ["nag, lr 0.2", "adam, lr 0.003"]
+
+
+@needs_data
+def test_a_record_of_finished_runs_lets_another_machine_continue_the_grid(tmp_path, capsys):
+    record = str(tmp_path / "committed" / "runs.jsonl")
+    argv = ["--grid", "fb-blocks", "--rows", "no ReLU after addition", "--seeds", "0", "--epochs", "1",
+            "--train-samples", "256", "--test-samples", "128", "--batch-size", "64", "--record", record]
+    first = script.main(argv + ["--out", str(tmp_path / "machine1")])
+    lines = [json.loads(line) for line in open(record)]
+    assert [(r["row"], r["seed"]) for r in lines] == [("baseline", 0), ("no ReLU after addition", 0)]
+    assert lines[1]["recipe"]["model_kwargs"] == {"relu_after_add": False} and "cpu" in lines[1]["machine"]
+    capsys.readouterr()
+    second = script.main(argv + ["--out", str(tmp_path / "machine2")])  # no run folders there: the record serves
+    assert [s["values"] for s in second] == [s["values"] for s in first]
+    assert "seed 0: training" not in capsys.readouterr().out and not os.path.exists(tmp_path / "machine2" / "baseline")
+    with pytest.raises(SystemExit):
+        script.main([a if a != "256" else "320" for a in argv] + ["--out", str(tmp_path / "machine3")])
+    assert "the record holds 'baseline' seed 0 with another recipe (train_samples differ)" in capsys.readouterr().err

@@ -3,8 +3,11 @@
 Rows, each adding one trick to the row above (the paper's Table 6; --independent: each trick
 alone on the baseline): baseline (the A variant, step decay, no tricks), + B, C, D tweaks,
 + cosine with warmup, + label smoothing, + mixup, + zero gamma, + no bias decay, + distillation.
+Other grids (--grid), each change alone on the baseline with the B variant: fb.resnet.torch's
+block ablations (BN after the addition, no ReLU after it) and its optimizer comparison.
 Writes under --out: table.md, table.csv (mean, std, min, max and every seed's accuracy),
-chart.png, and every run's own directory; a rerun reuses completed runs.
+chart.png, and every run's own directory; a rerun reuses completed runs, and --record FILE keeps
+a committable list of finished runs so another machine can continue the grid.
 
 The distillation row needs a teacher: --teacher MODEL with --teacher-params FILE, or
 --train-teacher to train MODEL first with the recipe of the row before distillation.
@@ -13,6 +16,8 @@ examples:
   python scripts/ablate.py --epochs 3 --train-samples 10000 --seeds 0,1 --out bench/ablation
   python scripts/ablate.py --rows baseline,"+ D tweak" --independent --seeds 0,1,2
   python scripts/ablate.py --teacher cifar_resnet56_v1d --train-teacher
+  python scripts/ablate.py --grid fb-optimizers --epochs 12 --train-samples 10000 --seeds 0,1,2 \
+      --out runs/fb_opt --record bench/ablation/fb_optimizers/runs.jsonl
 """
 import argparse
 
@@ -25,8 +30,13 @@ def parser():
     p.add_argument("--recipe", metavar="FILE", help="the base recipe (its trick settings are replaced per row)")
     p.add_argument("--out", default="runs/ablation", help="where runs, table and chart go (default runs/ablation)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; every row runs each (default 0,1,2)")
+    p.add_argument("--grid", default="table6", choices=sorted(ablate.GRIDS),
+                   help="table6: the paper's trick ladder (default); fb-blocks: BN after the addition, no ReLU after "
+                        "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, three learning rates each")
     p.add_argument("--rows", help="comma-separated row labels to run (default: all but distillation without a "
-                                  "teacher); labels: " + "; ".join(label for label, _ in ablate.GRID))
+                                  "teacher); table6's labels: " + "; ".join(label for label, _ in ablate.GRID))
+    p.add_argument("--record", metavar="FILE", help="JSON lines of finished runs, read and appended: commit it so "
+                                                    "another machine continues the grid without the run folders")
     p.add_argument("--independent", action="store_true", help="each trick alone on the baseline, not stacked")
     p.add_argument("--train-teacher", action="store_true", help="train --teacher first (seed 0) for distillation")
     p.add_argument("--progress", action="store_true", help="progress bars for each run")
@@ -44,7 +54,8 @@ def main(args):
         args.warmup_epochs = 0.0  # the baseline has none; the cosine row sets its own (epochs / 10)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     summary, paths = ablate.ablate(recipe_from_args(args), seeds, args.out, rows, args.independent, args.teacher,
-                                   args.teacher_params, args.train_teacher, args.progress)
+                                   args.teacher_params, args.train_teacher, args.progress, grid=args.grid,
+                                   record=args.record)
     print(open(paths["markdown"]).read())
     print("table %s, %s; chart %s" % (paths["markdown"], paths["csv"], paths["chart"]))
     return summary
