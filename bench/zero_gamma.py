@@ -6,20 +6,21 @@ branches' last BN gammas.
 Each configuration is the ablation's paper baseline (cifar_resnet20_v1, step decay /10 at 1/4,
 1/2, 3/4, no warmup, plain cross-entropy, weight decay 5e-4 on every weight) with one or two
 changes; every run logs the mean |gamma| of the zero-initialised BNs (each unit's bn2) and of
-all other BNs every 10 steps into param_stats.jsonl. Finished runs under --out are reused, so
-the grid can be run in parts (and on several machines, with the summaries committed).
+all other BNs every 10 steps into param_stats.jsonl. Finished runs under --out, or
+listed in the report folder's runs.jsonl (committed), are reused: the grid can be finished in
+parts, on several machines.
 
     python bench/zero_gamma.py --out runs/zero_gamma --seeds 0,1 --epochs 12 --train-samples 10000
 """
 import argparse
 import json
 import os
+import shutil
 
 import gluon_tricks  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_tricks import ablate
 from gluon_tricks.machine import machine_info
 from gluon_tricks.train import ParamStats, Recipe
-from gluon_tricks.train.report import read_log
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COSINE = {"lr_mode": "cosine", "lr_decay_epochs": ()}
@@ -34,29 +35,33 @@ GROUPS = {"zeroed_gamma": r"^layer\d+\.\d+\.bn2\.gamma$",                   # la
           "other_gamma": r"^(?!layer\d+\.\d+\.bn2\.).*gamma$"}                # stem, first BNs, projections
 
 
-def traces(out, label, seeds):
+def keep_traces(out, report, rows, seeds):
+    """Copy each run's param_stats.jsonl into the report folder (committed with the tables)."""
+    os.makedirs(os.path.join(report, "traces"), exist_ok=True)
+    for label, _ in rows:
+        for seed in seeds:
+            source = os.path.join(out, ablate.slug(label), "seed%d" % seed, "param_stats.jsonl")
+            if os.path.isfile(source):
+                shutil.copy(source, os.path.join(report, "traces", "%s-seed%d.jsonl" % (ablate.slug(label), seed)))
+
+
+def traces(report, label, seeds):
     """{seed: [records of param_stats.jsonl]} of a row's runs."""
     found = {}
     for seed in seeds:
-        path = os.path.join(out, ablate.slug(label), "seed%d" % seed, "param_stats.jsonl")
+        path = os.path.join(report, "traces", "%s-seed%d.jsonl" % (ablate.slug(label), seed))
         if os.path.isfile(path):
             found[seed] = [json.loads(line) for line in open(path)]
     return found
 
 
-def final_train_loss(out, label, seed):
-    epochs = [r for r in read_log(os.path.join(out, ablate.slug(label), "seed%d" % seed, "log.jsonl"))
-              if r.get("kind") == "epoch"]
-    return epochs[-1]["train_loss"]
-
-
-def chart(out, rows, seeds, path, steps_per_epoch):
+def chart(report, rows, seeds, path, steps_per_epoch):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for (label, _), color in zip(rows, ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange"]):
-        for seed, records in traces(out, label, seeds).items():
+        for seed, records in traces(report, label, seeds).items():
             steps = [r["step"] / steps_per_epoch for r in records if "epoch" not in r or r["step"] == 0]
             for ax, key in zip(axes, ("zeroed_gamma", "other_gamma")):
                 values = [r[key] for r in records if "epoch" not in r or r["step"] == 0]
@@ -64,7 +69,6 @@ def chart(out, rows, seeds, path, steps_per_epoch):
     for ax, title in zip(axes, ("mean |gamma| of each unit's last BN (bn2)", "mean |gamma| of the other BNs")):
         ax.set_xlabel("epoch")
         ax.set_title(title, fontsize=9)
-        ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -86,11 +90,14 @@ def main():
     grid = [g for g in GRID if not args.rows or g[0] in args.rows.split(",") or g[0] == "baseline"]
     rows = ablate.row_recipes(base, grid, independent=True)
     results = ablate.run_grid(rows, seeds, args.out, echo=lambda s: print(s, flush=True),
-                              hooks=lambda: [ParamStats(GROUPS, every=10)])
+                              hooks=lambda: [ParamStats(GROUPS, every=10)],
+                              record=os.path.join(args.report, "runs.jsonl"))
     summary = ablate.summarise(results)
+    keep_traces(args.out, args.report, rows, seeds)
+    done = ablate.read_record(os.path.join(args.report, "runs.jsonl"))
     for s in summary:
-        s["final_train_loss"] = [round(final_train_loss(args.out, s["row"], seed), 4) for seed in seeds]
-        ends = [t[-1] for t in traces(args.out, s["row"], seeds).values()]
+        s["final_train_loss"] = [round(done[(s["row"], seed)]["final_train_loss"], 4) for seed in seeds]
+        ends = [t[-1] for t in traces(args.report, s["row"], seeds).values()]
         s["final_zeroed_gamma"] = [round(t["zeroed_gamma"], 4) for t in ends]
         s["final_other_gamma"] = [round(t["other_gamma"], 4) for t in ends]
     os.makedirs(args.report, exist_ok=True)
@@ -98,7 +105,7 @@ def main():
         args.epochs, args.train_samples, args.seeds)
     paths = ablate.write_report(summary, args.report, title)
     steps_per_epoch = -(-args.train_samples // base.batch_size)
-    chart(args.out, rows, seeds, os.path.join(args.report, "gammas.png"), steps_per_epoch)
+    chart(args.report, rows, seeds, os.path.join(args.report, "gammas.png"), steps_per_epoch)
     with open(os.path.join(args.report, "summary.json"), "w") as f:
         json.dump({"machine": machine_info(), "command": "python bench/zero_gamma.py --out %s --seeds %s --epochs %d "
                    "--train-samples %d" % (args.out, args.seeds, args.epochs, args.train_samples),
