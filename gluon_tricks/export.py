@@ -9,8 +9,11 @@ from .inference import input_shape, normalisation
 
 def export(predictor, prefix, onnx=True, opset=None):
     """Write ``prefix-symbol.json``, ``prefix-0000.params``, ``prefix.json`` (input shape,
-    normalisation, class names) and, with ``onnx``, ``prefix.onnx`` (batch size left dynamic).
-    Returns the paths written."""
+    normalisation, class names, dtype; what :meth:`Predictor.from_exported` reads back) and, with
+    ``onnx``, ``prefix.onnx`` (batch size left dynamic; float32 networks only). Returns the paths."""
+    if onnx and predictor.dtype != "float32":
+        raise ValueError("ONNX export takes float32 networks; MXNet's %s graph is written as symbol + params only"
+                         % predictor.dtype)
     shape = input_shape(predictor.recipe)
     predictor.net(mx.nd.zeros((1,) + shape, ctx=predictor.ctx))  # the hybridized graph exists after a call
     predictor.net.export(prefix, epoch=0)
@@ -18,9 +21,10 @@ def export(predictor, prefix, onnx=True, opset=None):
     recipe = predictor.recipe
     mean, std, resize = normalisation(recipe)
     with open(paths["meta"], "w") as f:
-        json.dump({"model": recipe.model, "input_shape": [None, *shape], "input_name": "data", "pixel_range": "0-255, RGB",
-                   "resize_shorter_side": resize, "centre_crop": shape[1], "mean": list(mean), "std": list(std),
-                   "classes": predictor.classes}, f, indent=1)
+        json.dump({"model": recipe.model, "dtype": predictor.dtype, "input_shape": [None, *shape], "input_name": "data",
+                   "pixel_range": "0-255, RGB", "resize_shorter_side": resize, "centre_crop": shape[1],
+                   "mean": list(mean), "std": list(std), "classes": predictor.classes,
+                   "inputs": predictor.inputs()}, f, indent=1)
     if onnx:
         paths["onnx"] = to_onnx(paths["symbol"], paths["params"], shape, prefix + ".onnx", opset)
     return paths
@@ -56,3 +60,21 @@ def onnx_difference(predictor, path, batch=2, seed=0):
     theirs = session.run(None, {session.get_inputs()[0].name: x})[0]
     ours = predictor.net(mx.nd.array(x, ctx=predictor.ctx)).asnumpy()
     return float(np.abs(theirs - ours).max())
+
+
+def int8_agreement(fp32, int8, prefix, batch=64):
+    """How an int8 export holds up, on the images it was calibrated on (random ones without):
+    the largest output difference between the files at ``prefix`` reloaded and the network in
+    memory, and the fraction of images whose top class int8 and float32 agree on."""
+    from .inference import Predictor
+    reloaded = Predictor.from_exported(prefix, int8.ctx)
+    x = int8.calibration
+    if x is None:
+        x = mx.nd.array(np.random.default_rng(0).standard_normal((batch,) + input_shape(int8.recipe)))
+    diff, agree = 0.0, 0
+    for i in range(0, x.shape[0], batch):
+        xi = x[i:i + batch].as_in_context(int8.ctx)
+        ours = int8.net(xi)
+        diff = max(diff, float((reloaded.net(xi) - ours).abs().max().asscalar()))
+        agree += int((ours.argmax(axis=1) == fp32.net(xi).argmax(axis=1)).sum().asscalar())
+    return {"reload_difference": diff, "agreement": agree / x.shape[0], "agreement_images": x.shape[0]}

@@ -14,11 +14,17 @@ from .train.config import Recipe
 from .zoo import architecture, build_net, classifier_size, imagenet_class_names, resolve
 
 
-class Predictor:
-    """``net`` + the ``recipe`` its inputs follow + ``classes`` (names)."""
+# The recipe fields inference needs: an exported network's JSON carries them.
+INPUT_FIELDS = ("model", "dataset", "input_size", "crop_ratio", "rgb_mean", "rgb_std")
 
-    def __init__(self, net, recipe, classes, ctx):
-        self.net, self.recipe, self.classes, self.ctx = net, recipe, list(classes), ctx
+
+class Predictor:
+    """``net`` + the ``recipe`` its inputs follow + ``classes`` (names); ``dtype`` 'int8' for a
+    quantized network (its inputs stay float32), whose ``calibration`` images are kept for checks."""
+
+    def __init__(self, net, recipe, classes, ctx, dtype="float32"):
+        self.net, self.recipe, self.classes, self.ctx, self.dtype = net, recipe, list(classes), ctx, dtype
+        self.calibration = None
 
     @classmethod
     def from_run(cls, run_dir, params=None, ctx=None):
@@ -61,6 +67,37 @@ class Predictor:
         net = build_net(arch, count, sample, [ctx], params=path, **kwargs)
         net.hybridize(static_alloc=True, static_shape=True)
         return cls(net, recipe, class_names(classes, count), ctx)
+
+    @classmethod
+    def from_exported(cls, prefix, ctx=None):
+        """The files :func:`gluon_tricks.export.export` wrote (float32 or int8): PREFIX-symbol.json,
+        PREFIX-0000.params and PREFIX.json (inputs and class names)."""
+        from .quantize import load
+        meta_file = prefix + ".json"
+        if not os.path.isfile(meta_file):
+            raise FileNotFoundError("%s is missing: name the PREFIX export.py wrote (PREFIX.json, PREFIX-symbol.json, "
+                                    "PREFIX-0000.params)" % meta_file)
+        with open(meta_file) as f:
+            meta = json.load(f)
+        if "inputs" not in meta:
+            raise ValueError("%s was written by an older export.py (no 'inputs'): export the network again" % meta_file)
+        ctx = ctx or mx.cpu()
+        return cls(load(prefix, ctx), Recipe.from_dict(meta["inputs"]), meta["classes"], ctx, meta.get("dtype", "float32"))
+
+    def quantized(self, images, mode="naive", exclude=()):
+        """An int8 copy (MXNet's oneDNN quantization; see :mod:`gluon_tricks.quantize`), calibrated on
+        ``images`` (normalised, N x C x H x W)."""
+        from .quantize import check_int8, quantize_net
+        check_int8(self.ctx)
+        qnet = quantize_net(self.net, input_shape(self.recipe), images, mode, exclude, ctx=self.ctx)
+        self.net.hybridize(static_alloc=True, static_shape=True)  # MXNet's quantizer re-hybridized it plainly
+        quantized = Predictor(qnet, self.recipe, self.classes, self.ctx, "int8")
+        quantized.calibration = images
+        return quantized
+
+    def inputs(self):
+        """The recipe fields that say how inputs are made (what an exported network carries)."""
+        return {k: getattr(self.recipe, k) for k in INPUT_FIELDS}
 
     def preprocess(self, path):
         """An image file -> a normalised (1, C, H, W) batch, as the validation pipeline makes it."""

@@ -15,6 +15,7 @@ from ..train import Recipe, TrainingDiverged
 from ..train.checkpoint import CheckpointError
 from ..train.parallel import DeviceError
 from ..train.precision import PrecisionUnsupported
+from ..quantize import CALIB_MODES
 
 # Errors a user can act on; anything else is our bug and keeps its traceback.
 USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, CheckpointError, DeviceError,
@@ -205,6 +206,8 @@ def add_weights_arguments(parser):
                                                         "instead of best.params")
     g.add_argument("--use-pretrained", action="store_true", help="the published weights of --model (shipped here or "
                                                                  "GluonCV's: from the cache, else downloaded)")
+    g.add_argument("--exported", metavar="PREFIX", help="a network export.py wrote, float32 or int8 (PREFIX.json, "
+                                                        "PREFIX-symbol.json, PREFIX-0000.params)")
     g.add_argument("--input-size", type=int, help="with --model: input size (default: the published weights', else 224)")
     g.add_argument("--crop-ratio", type=float, help="with --model: resize to input-size / crop-ratio, then centre-crop "
                                                     "(default: the published weights', else 0.875)")
@@ -213,6 +216,10 @@ def add_weights_arguments(parser):
 def predictor_from_args(args, recipe=None):
     """The Predictor the weights flags name (user errors as ValueError)."""
     from ..inference import Predictor
+    if getattr(args, "exported", None):
+        if args.run or args.model:
+            raise ValueError("--exported names the whole network: drop --run/--model")
+        return Predictor.from_exported(args.exported)
     if args.run:
         return Predictor.from_run(args.run, args.params)
     if not args.model or not (args.params or args.use_pretrained):
@@ -221,13 +228,46 @@ def predictor_from_args(args, recipe=None):
                                 input_size=args.input_size, crop_ratio=args.crop_ratio)
 
 
+def add_int8_arguments(parser, action):
+    """int8 through MXNet's quantization: the switch and where its calibration images come from."""
+    g = parser.add_argument_group("int8 (CPU, oneDNN; fast on CPUs with avx512_vnni, avx_vnni or amx_int8)")
+    g.add_argument("--int8", action="store_true", help=action)
+    g.add_argument("--calib-images", type=int, default=512, metavar="N",
+                   help="training images the int8 thresholds are calibrated on (default 512, a seeded random subset)")
+    g.add_argument("--calib-mode", choices=CALIB_MODES, default="naive",
+                   help="naive: each layer's min/max over the calibration images (default); entropy: KL-optimal "
+                        "thresholds (slower to calibrate); none: thresholds at run time (no images, slower inference)")
+    g.add_argument("--calib-data", metavar="PATH|NAME",
+                   help="where the calibration images come from: a training .rec, a folder of class folders, or a "
+                        "small data set's name (default: the network's own training set: the run's, or the "
+                        "published weights' data set)")
+
+
+def int8_from_args(args, predictor):
+    """The int8 copy of ``predictor`` the --int8 flags ask for (a note printed when this CPU lacks the
+    instructions that make int8 fast)."""
+    from ..data import calibration_loader
+    from ..quantize import calibration_batches, check_int8
+    note = check_int8(predictor.ctx)
+    if note:
+        print("note: " + note)
+    if predictor.dtype != "float32":
+        raise ValueError("the network is already %s: quantize its float32 export" % predictor.dtype)
+    images = None
+    if args.calib_mode != "none":
+        loader = calibration_loader(predictor.recipe, args.calib_images, args.calib_data)
+        images = calibration_batches(loader, args.calib_images)
+    return predictor.quantized(images, args.calib_mode)
+
+
 # MXNet 1.9.1 writes these INFO lines from C++ straight to stderr, with no level to turn them off:
 # one per ResNet-D run ("MKLDNN Pooling: training with prop_kind is forward_scoring": its average
-# pooling excludes padding, as GluonCV's weights need), one per ImageRecordIter, and on GPUs one
-# per device about its memory pool.
+# pooling excludes padding, as GluonCV's weights need), one per ImageRecordIter, one per int8
+# graph bound (its oneDNN subgraph), and on GPUs one per device about its memory pool.
 MXNET_CHATTER = re.compile(rb"\[\d\d:\d\d:\d\d\] \S+: (?:MKLDNN Pooling: training with prop_kind is forward_scoring"
                            rb"|ImageRecordIOParser2: .*, use \d+ threads for decoding"
-                           rb"|Using \w+StorageManager\.).*")
+                           rb"|Using \w+StorageManager\."
+                           rb"|Subgraph backend MKLDNN is activated\.).*")
 
 
 @contextlib.contextmanager

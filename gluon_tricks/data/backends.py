@@ -170,10 +170,12 @@ class ThreadedPipeline(_Pipeline):
     augmentation as :class:`RecordPipeline`: each image is decoded, cropped, flipped,
     colour-jittered, lit and normalised by one thread straight into its slot of the batch, and
     ``prefetch`` batches are in flight ahead of the one being used. An undecodable image is dropped
-    from its batch with a warning naming it and counted in ``skipped``."""
+    from its batch with a warning naming it and counted in ``skipped``. ``sample`` > 0 (validation
+    mode) reads only a seeded random subset of that many images, in file order: int8 calibration
+    needs every class, and files are often sorted by class."""
 
     def __init__(self, path, batch_size, augment=None, train=True, idx=None, classes=None, threads=None, seed=0,
-                 part_index=0, num_parts=1, ctx=None, prefetch=2):
+                 part_index=0, num_parts=1, ctx=None, prefetch=2, sample=0):
         super().__init__(batch_size, augment or Augment(), train, seed, part_index, num_parts, ctx)
         import cv2
         cv2.setNumThreads(1)  # process-wide: the pool is parallel over images, not within one
@@ -187,6 +189,8 @@ class ThreadedPipeline(_Pipeline):
         self.skipped = 0  # undecodable images met so far
         self._lock = threading.Lock()
         self._buffers = _Buffers(self.prefetch + 3)
+        self.sample = min(sample, self.num_records) if sample and not train else 0
+        self.num_records = self.sample or self.num_records
 
     def _item(self, i, epoch, out):
         """Image ``i`` into ``out`` (3xHxW float32); its label, or None when it does not decode."""
@@ -210,6 +214,8 @@ class ThreadedPipeline(_Pipeline):
 
     def _order(self, epoch):
         n = self.num_records
+        if self.sample:
+            return np.sort(np.random.default_rng(self.seed).choice(len(self.source), n, replace=False))
         if not self.train:
             return np.arange(n)
         order = np.random.default_rng((self.seed, epoch)).permutation(n)

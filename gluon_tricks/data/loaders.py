@@ -1,10 +1,11 @@
 """A recipe's batch sources: the small in-memory sets by name, or your own images (``.rec``
 files or folders) through a pipeline backend. Reads only the recipe's data fields."""
+import dataclasses
 import os
 
 from .augment import Augment, BatchErasing, TransformedSource
-from .backends import image_pipelines, pipeline_class
-from .datasets import dataset_info
+from .backends import ThreadedPipeline, image_pipelines, pipeline_class
+from .datasets import dataset_info, dataset_names
 from .small import ArrayLoader
 
 
@@ -39,6 +40,27 @@ def build_test_loader(recipe, test=None):
     info = dataset_info(recipe.dataset)
     test = test if test is not None else small_sets(recipe)[1]
     return ArrayLoader(test, recipe.batch_size, info.mean, info.std)
+
+
+def calibration_loader(recipe, count, source=None):
+    """A seeded random ``count`` of training images through the validation transform: what int8
+    calibration must see (the inputs inference gets, from data it may learn from). ``source``: a
+    small data set's name, a .rec file or a folder of class folders instead of the recipe's own."""
+    if source in dataset_names():
+        recipe, source = dataclasses.replace(recipe, dataset=source), None
+    elif source and not os.path.exists(source):
+        raise FileNotFoundError("calibration data %s: not a file, a folder or a data set name (%s)"
+                                % (source, ", ".join(dataset_names())))
+    if source or recipe.dataset == "images":
+        if not source and not (recipe.rec_train or recipe.data_dir):
+            raise ValueError("int8 calibration needs training images: name a training .rec or a folder of class "
+                             "folders (--calib-data)")
+        path, idx = (_home(source), None) if source else (image_paths(recipe)[0], _home(recipe.rec_train_idx))
+        return ThreadedPipeline(path, recipe.batch_size, augment(recipe), False, idx, recipe.num_classes or None,
+                                recipe.data_threads or None, recipe.seed, sample=count)
+    info = dataset_info(recipe.dataset)
+    train = info.load(recipe.data_dir)[0]
+    return ArrayLoader(train.subset(count, seed=recipe.seed), recipe.batch_size, info.mean, info.std)
 
 
 def small_sets(recipe):
