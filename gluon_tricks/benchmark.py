@@ -77,6 +77,19 @@ def speed_rows(model, batches, shape, precision, mode="both", steps=10, warmup=3
     return rows, params, macs
 
 
+def int8_rows(model, batches, shape, steps=10, warmup=3, classes=1000, ctx=None):
+    """Inference latency rows of an int8 copy of ``model`` (freshly initialised; calibrated 'naive' on
+    random inputs: thresholds change the speed of nothing, only the accuracy, which this does not
+    measure)."""
+    from .quantize import check_int8, quantize_net
+    ctx = ctx or mx.cpu()
+    check_int8(ctx)
+    net = build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx])
+    net.hybridize()
+    qnet = quantize_net(net, shape, _batch(shape, 64, classes, ctx)[0], "naive", ctx=ctx)
+    return [inference_latency(qnet, batch, shape, steps, warmup, ctx) for batch in batches]
+
+
 def inference_latency(net, batch, shape, iters=20, warmup=3, ctx=None, dtype="float32"):
     """Per-batch latency (ms: avg, p50, p90, p95, p99) and img/s of ``net`` in inference mode."""
     ctx = ctx or mx.cpu()

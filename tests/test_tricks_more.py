@@ -1,4 +1,6 @@
 """Math of mixup, CutMix, distillation, loss scaling and weight EMA against hand computations."""
+import json
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -144,3 +146,32 @@ def test_dtype_checks_say_what_is_missing():
         check_dtype("bfloat16", gpu)
     with pytest.raises(PrecisionUnsupported, match="unknown dtype"):
         check_dtype("int8", cpu)
+
+
+def test_dtype_auto_picks_by_device_flags_and_measured_speed():
+    from gluon_tricks.train.precision import bf16_advice, choose_dtype
+    cpu, gpu = [mx.cpu()], [mx.gpu(0)]
+    assert choose_dtype(gpu)[0] == "float16"
+    dtype, why = choose_dtype(cpu, flags={"avx2"}, ratio=5.0)  # no native bf16: never bf16, whatever a probe says
+    assert dtype == "float32" and "no avx512_bf16 or AMX" in why
+    assert choose_dtype(cpu, flags={"avx512_bf16"}, ratio=1.94) == ("bfloat16", "bfloat16 GEMM runs 1.94x float32's "
+                                                                               "on this CPU")
+    dtype, why = choose_dtype(cpu, flags={"amx_bf16"}, ratio=0.63)  # the AMX Xeon under MXNet 1.9.1
+    assert dtype == "float32" and "0.63x" in why
+    assert choose_dtype(cpu, flags={"amx_bf16"}, ratio=1.05)[0] == "float32"  # too close to pay for AMP's casts
+    assert "--dtype float32" in bf16_advice(cpu, flags={"amx_bf16"}, ratio=0.63)
+    assert bf16_advice(cpu, flags={"amx_bf16"}, ratio=1.6) is None and bf16_advice(gpu) is None
+
+
+def test_the_bf16_probe_is_measured_once_per_machine_and_cached(tmp_path):
+    from gluon_tricks.machine import cpu_flags
+    from gluon_tricks.train.precision import bf16_gemm_ratio
+    if not cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+        pytest.skip("no native bfloat16 on this CPU: the probe is never run")
+    cache = str(tmp_path / "probe.json")
+    ratio = bf16_gemm_ratio(n=256, repeats=2, cache=cache)
+    assert 0.05 < ratio < 20
+    stored = json.load(open(cache))
+    assert list(stored.values()) == [ratio] and mx.__version__ in list(stored)[0]
+    json.dump({k: 123.0 for k in stored}, open(cache, "w"))  # a cached answer is not measured again
+    assert bf16_gemm_ratio(n=256, repeats=2, cache=cache) == 123.0

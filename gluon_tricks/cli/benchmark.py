@@ -11,7 +11,11 @@ has avx512_bf16/AMX); float16 and --gpus were never run here (no GPU).
 examples:
   python scripts/benchmark.py --model resnet50_v1d --batch-sizes 1,8,32 --prof 20
   python scripts/benchmark.py --model resnet50_v1d --dtype bfloat16 --mode inference --json r.json
+  python scripts/benchmark.py --model resnet50_v1d --dtype int8 --batch-sizes 1,32 --prof 50
   python scripts/benchmark.py --compare 'resnet*_v1[bd]' --batch-sizes 32
+
+--dtype int8 times inference only, through MXNet's oneDNN quantization of the network (see
+export.py --int8); it runs on CPUs and is fast on those with avx512_vnni, avx_vnni or amx_int8.
 """
 import argparse
 import time
@@ -19,7 +23,8 @@ import time
 from . import write_json, _comma_floats, program
 
 SPEED_COLUMNS = [("batch", "batch", "%d"), ("train img/s", "train_img_per_s", "%.1f"),
-                 ("infer img/s", "img_per_s", "%.1f"), ("avg ms", "avg_ms", "%.1f"), ("p90 ms", "p90_ms", "%.1f"),
+                 ("infer img/s", "img_per_s", "%.1f"), ("avg ms", "avg_ms", "%.1f"), ("p50 ms", "p50_ms", "%.1f"),
+                 ("p90 ms", "p90_ms", "%.1f"),
                  ("p95 ms", "p95_ms", "%.1f"), ("p99 ms", "p99_ms", "%.1f")]
 COMPARE_COLUMNS = [("model", "model", "%s"), ("params (M)", "params_m", "%.2f"), ("GMACs", "gmacs", "%.2f"),
                    ("fwd+bwd ms", "fwd_bwd_ms", "%.0f"), ("published top-1", "published_top1", "%.2f")]
@@ -33,8 +38,8 @@ def parser():
                    help="comma-separated batch sizes (default 1,8,32; compare mode uses the first)")
     p.add_argument("--size", type=int, help="input size (default 224; 32 for cifar_* models)")
     p.add_argument("--classes", type=int, default=1000, help="classifier size (default 1000)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
-                   help="float16 needs a GPU; bfloat16 needs avx512_bf16 or AMX on CPU")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16", "int8"),
+                   help="float16 needs a GPU; bfloat16 needs avx512_bf16 or AMX on CPU; int8: inference on CPU")
     p.add_argument("--mode", default="both", choices=("train", "inference", "both"), help="what to time")
     p.add_argument("--prof", type=int, default=10, metavar="N", help="timed iterations per measurement (default 10)")
     p.add_argument("--warmup", type=int, default=3, help="untimed iterations first (default 3)")
@@ -56,7 +61,9 @@ def main(args):
     ctxs = parallel.contexts(args.gpus)
     if len(ctxs) > 1:
         raise ValueError("benchmark one device at a time: --gpus 0")
-    precision = Precision(args.dtype).check(ctxs)
+    if args.dtype == "int8" and args.mode == "train":
+        raise ValueError("int8 is an inference precision here: --mode inference")
+    precision = Precision(args.dtype).check(ctxs) if args.dtype != "int8" else None
     report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), "args": vars(args)}
     if args.compare:
         if not benchmark.list_models(args.compare):
@@ -67,8 +74,12 @@ def main(args):
     else:
         model_settings(args.model)
         shape = benchmark.input_shape(args.model, args.size)
-        rows, params, macs = benchmark.speed_rows(args.model, batches, shape, precision, args.mode, args.prof,
-                                                  args.warmup, args.classes, ctxs[0])
+        if precision is None:
+            rows, params, macs = benchmark.int8_rows(args.model, batches, shape, args.prof, args.warmup, args.classes,
+                                                     ctxs[0]), None, None
+        else:
+            rows, params, macs = benchmark.speed_rows(args.model, batches, shape, precision, args.mode, args.prof,
+                                                      args.warmup, args.classes, ctxs[0])
         columns = [c for c in SPEED_COLUMNS if any(c[1] in r for r in rows)]
         print("%s, %s, input %dx%dx%d, %s%s" % (args.model, args.dtype, *shape, report["machine"]["cpu"],
               "" if params is None else ", %.2fM params, %.2f GMACs/image" % (params / 1e6, macs / 1e9)))

@@ -104,8 +104,9 @@ def parser():
     add("--logging-file", default="train_imagenet.log", help="also write the printed progress here "
                                                               "(default train_imagenet.log; '' = off)")
     add("--num-training-samples", type=int, help="accepted for GluonCV's commands; not needed (read from the data)")
-    add("--dtype", choices=("float32", "float16", "bfloat16"),
-        help="float16 needs a GPU (dynamic loss scaling); bfloat16 needs avx512_bf16/AMX on CPU (default float32)")
+    add("--dtype", choices=("float32", "float16", "bfloat16", "auto"),
+        help="float16 needs a GPU (dynamic loss scaling); bfloat16 needs avx512_bf16/AMX on CPU and is faster only "
+             "on some; auto picks the fastest this machine runs correctly and says which (default float32)")
     names = {a.dest for a in g._group_actions}
     add_recipe_arguments(p, skip=names | COVERED)
     return p

@@ -4,6 +4,7 @@ Each part is built elsewhere: the data by :mod:`gluon_tricks.data`, the network 
 :mod:`gluon_tricks.zoo`, precision and reduction by their policies, the step by
 :class:`~gluon_tricks.train.step.Stepper`; what happens around the steps is in
 :mod:`~gluon_tricks.train.hooks`. ``fit`` only sequences them."""
+import dataclasses
 import math
 import os
 import time
@@ -12,13 +13,14 @@ import mxnet as mx
 import numpy as np
 
 from .. import data
+from ..notice import notice
 from ..zoo import architecture, build_net
 from . import parallel
 from .config import Recipe
 from .evaluation import evaluate
 from .hooks import Checkpointer, TrainingDiverged, recipe_hooks
 from .parallel import Reduction
-from .precision import Precision
+from .precision import Precision, bf16_advice, check_dtype, choose_dtype
 from .schedule import Schedule
 from .step import Meter, Stepper, build_loss, build_trainer, check_optimizer
 
@@ -64,6 +66,21 @@ def build_network(run, precision):
     return precision.prepare(net, recipe.hybridize), teacher
 
 
+def resolve_dtype(recipe, ctxs):
+    """``dtype: auto`` made concrete (and said in one line), so the saved recipe and a resume use
+    what ran; an explicit bfloat16 on a CPU where it measures slower gets a one-line note."""
+    if recipe.dtype == "auto":
+        dtype, why = choose_dtype(ctxs)
+        notice("--dtype auto: %s (%s)" % (dtype, why))
+        return dataclasses.replace(recipe, dtype=dtype)
+    if recipe.dtype == "bfloat16":
+        check_dtype("bfloat16", ctxs)
+        advice = bf16_advice(ctxs)
+        if advice:
+            notice(advice)
+    return recipe
+
+
 def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()):
     """Train ``recipe`` to the end; returns a summary dict. Everything it writes goes to ``recipe.save_dir``.
 
@@ -75,9 +92,9 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     Under a dist_* kvstore or Horovod every worker trains; only worker 0 writes the log, plots and checkpoints,
     and every worker resumes from ``save_dir`` (so it must be shared, or copied to each machine)."""
     recipe = recipe.validate() if isinstance(recipe, Recipe) else Recipe.from_dict(recipe).validate()
-    precision = Precision.from_recipe(recipe)
     ctxs = list(contexts) if contexts else parallel.contexts(recipe.gpus)
-    precision.check(ctxs)
+    recipe = resolve_dtype(recipe, ctxs)
+    precision = Precision.from_recipe(recipe).check(ctxs)
     parallel.check_kvstore(recipe.kv_store, ctxs)
     check_optimizer(recipe.optimizer)
     if recipe.teacher:

@@ -1,7 +1,11 @@
 """Reduced precision as one policy: which dtype runs where, how the network is cast, what the
 optimizer keeps in float32, and loss scaling. ``fit``, ``benchmark`` and the bench scripts all
 take it from here, so a dtype behaves the same in each."""
-from ..machine import BF16_CPU_FLAGS, cpu_flags
+import json
+import os
+import time
+
+from ..machine import BF16_CPU_FLAGS, cpu_flags, cpu_model
 
 
 class LossScaler:
@@ -85,6 +89,72 @@ def check_dtype(dtype, contexts, flags=None):
                 "descriptor iterator'). Use --dtype float32")
         return
     raise PrecisionUnsupported("unknown dtype %r; choose float32, float16 or bfloat16" % (dtype,))
+
+
+PROBE_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "gluon_tricks", "bf16_probe.json")
+FASTER = 1.1  # bfloat16 must beat float32 by this much to be chosen: AMP's casts cost something
+
+
+def bf16_gemm_ratio(n=1024, repeats=10, cache=PROBE_CACHE):
+    """bfloat16 GEMM throughput over float32's on this CPU (FullyConnected n x n x n, inputs
+    already cast, MXNet's oneDNN), measured once per CPU model, flag set and MXNet version and
+    cached: whether bfloat16 pays depends on the CPU and the library (1.94x on a Zen 5 with
+    avx512_bf16, 0.54-0.63x on a Xeon with AMX under MXNet 1.9.1's oneDNN)."""
+    import mxnet as mx
+    from mxnet.contrib import amp
+    key = "%s|%s|%s" % (cpu_model(), ",".join(sorted(cpu_flags() & set(BF16_CPU_FLAGS + ("avx512f",)))), mx.__version__)
+    try:
+        with open(cache) as f:
+            known = json.load(f)
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    a, w = mx.nd.random.uniform(shape=(n, n)), mx.nd.random.uniform(shape=(n, n))
+    speed = {}
+    for dtype, (x, y) in (("float32", (a, w)), ("bfloat16", (mx.nd.amp_cast(a, dtype=amp.amp.bfloat16),
+                                                              mx.nd.amp_cast(w, dtype=amp.amp.bfloat16)))):
+        mx.nd.FullyConnected(x, y, no_bias=True, num_hidden=n).wait_to_read()
+        tic = time.perf_counter()
+        for _ in range(repeats):
+            out = mx.nd.FullyConnected(x, y, no_bias=True, num_hidden=n)
+        out.wait_to_read()
+        speed[dtype] = repeats / (time.perf_counter() - tic)
+    known[key] = speed["bfloat16"] / speed["float32"]
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        with open(cache, "w") as f:
+            json.dump(known, f, indent=1)
+    except OSError:
+        pass  # a read-only home: measure again next time
+    return known[key]
+
+
+def choose_dtype(contexts, flags=None, ratio=None):
+    """(dtype, why): the fastest precision these devices train correctly in. GPUs: float16; CPUs:
+    bfloat16 where the CPU has it natively and it measures faster than float32, else float32."""
+    if any(ctx.device_type == "gpu" for ctx in contexts):
+        return "float16", "a GPU: float16 with loss scaling and float32 master weights"
+    have = (flags if flags is not None else cpu_flags()) & set(BF16_CPU_FLAGS)
+    if not have:
+        return "float32", "this CPU has no avx512_bf16 or AMX, so MXNet cannot run bfloat16"
+    ratio = bf16_gemm_ratio() if ratio is None else ratio
+    if ratio >= FASTER:
+        return "bfloat16", "bfloat16 GEMM runs %.2fx float32's on this CPU" % ratio
+    return "float32", "bfloat16 GEMM runs only %.2fx float32's on this CPU (MXNet 1.9.1's oneDNN)" % ratio
+
+
+def bf16_advice(contexts, flags=None, ratio=None):
+    """A one-line note when bfloat16 was asked for on a CPU where it measures slower, else None."""
+    if any(ctx.device_type == "gpu" for ctx in contexts):
+        return None
+    if not (flags if flags is not None else cpu_flags()) & set(BF16_CPU_FLAGS):
+        return None  # check_dtype refuses it outright
+    ratio = bf16_gemm_ratio() if ratio is None else ratio
+    if ratio >= 1.0:
+        return None
+    return ("bfloat16 GEMM runs at %.2fx float32's on this CPU (MXNet 1.9.1's oneDNN): --dtype float32 "
+            "(or auto) trains faster here" % ratio)
 
 
 class Precision:
