@@ -38,35 +38,73 @@ def _link(path, text):
     return "[%s](%s)" % (text, path)
 
 
+def _rst_link(path, text):
+    """A link on the docs site: URLs as links, repository files by their path."""
+    if not path:
+        return ""
+    return "`%s <%s>`__" % (text, path) if "://" in path else "%s: ``%s``" % (text, path)
+
+
 def _machine(m):
     return "%s, %d cores" % (m.get("cpu", "?"), m.get("cores", 0)) if m else ""
 
 
-def ours_markdown():
-    """This repository's models: what they score, cost and took to train, and how to redo it."""
-    lines = ["| name | data set | top-1 % | top-5 % | params (M) | GMACs | trained in | machine | recipe, log | command |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def ours_table(link=_link, code="`%s`"):
+    """This repository's models: what they score, cost and took to train, and how to redo it.
+    (header, rows of cell strings)."""
+    header = ["name", "data set", "top-1 %", "top-5 %", "params (M)", "GMACs", "trained in", "machine",
+              "recipe, log", "command"]
+    body = []
     for r in rows(gluoncv=False):
         e = r["entry"]
         minutes = "%.1f min" % (e.train_time_s / 60) if e.train_time_s else ""
-        lines.append("| `%s` | %s | %s | %s | %.3f | %.3f | %s | %s | %s | `%s` |" % (
-            e.name, e.inputs.eval_set, _pct(e.top1), _pct(e.top5), r["params_m"], r["gmacs"], minutes,
-            _machine(e.machine), ", ".join(filter(None, [_link(e.recipe, "recipe"), _link(e.log, "log")])),
-            e.command or ""))
+        body.append([code % e.name, e.inputs.eval_set, _pct(e.top1), _pct(e.top5), "%.3f" % r["params_m"],
+                     "%.3f" % r["gmacs"], minutes, _machine(e.machine),
+                     ", ".join(filter(None, [link(e.recipe, "recipe"), link(e.log, "log")])),
+                     code % e.command if e.command else ""])
+    return header, body
+
+
+def gluoncv_table(link=_link, code="`%s`"):
+    """GluonCV's weights that load into our architectures: its published accuracy and commands."""
+    header = ["name", "version", "data set", "top-1 %", "top-5 %", "params (M)", "GMACs", "recipe, log"]
+    body = []
+    for r in rows(gluoncv=True):
+        e = r["entry"]
+        body.append([code % e.name, e.tag + ("" if e.default else " (older)"), e.inputs.eval_set.split(" (")[0],
+                     _pct(e.top1), _pct(e.top5), "%.2f" % r["params_m"], "%.2f" % r["gmacs"],
+                     ", ".join(filter(None, [link(e.recipe, "script"), link(e.log, "log")]))])
+    return header, body
+
+
+def _markdown(table):
+    header, body = table
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] +
+                      ["| " + " | ".join(row) + " |" for row in body])
+
+
+def _rst(table, title):
+    header, body = table
+    lines = [".. list-table:: " + title, "   :header-rows: 1", ""]
+    for row in [header] + body:
+        lines.append("   * - " + (row[0] or "\\"))  # an empty cell must still be a list item
+        lines.extend("     - " + (cell or "") for cell in row[1:])
     return "\n".join(lines)
+
+
+def ours_markdown():
+    return _markdown(ours_table())
 
 
 def gluoncv_markdown():
-    """GluonCV's weights that load into our architectures: its published accuracy and commands."""
-    lines = ["| name | version | data set | top-1 % | top-5 % | params (M) | GMACs | recipe, log |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows(gluoncv=True):
-        e = r["entry"]
-        version = e.tag + ("" if e.default else " (older)")
-        lines.append("| `%s` | %s | %s | %s | %s | %.2f | %.2f | %s |" % (
-            e.name, version, e.inputs.eval_set.split(" (")[0], _pct(e.top1), _pct(e.top5), r["params_m"],
-            r["gmacs"], ", ".join(filter(None, [_link(e.recipe, "script"), _link(e.log, "log")]))))
-    return "\n".join(lines)
+    return _markdown(gluoncv_table())
+
+
+def rst():
+    """Both tables for the docs site (``docs/conf.py`` writes them at build time)."""
+    return (_rst(ours_table(_rst_link, "``%s``"), "This repository's models") + "\n\n" +
+            _rst(gluoncv_table(_rst_link, "``%s``"), "GluonCV's weights for these architectures "
+                 "(its published accuracy; fetched on first use)") + "\n")
 
 
 def markdown():
