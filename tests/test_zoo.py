@@ -258,3 +258,39 @@ def test_a_published_teacher_and_published_starting_weights_come_from_the_zoo(tm
     with pytest.raises(zoo.ZooError, match="is a cifar_resnet20_v1b, not a cifar_resnet56_v1"):
         fit(Recipe(**dict(quick, model="cifar_resnet56_v1"), pretrained="fashion_mnist_resnet20_v1b",
                    save_dir=str(tmp_path / "c")), progress=False)
+
+
+@needs_data
+def test_publish_turns_a_finished_run_into_a_zoo_entry_with_measured_figures(tmp_path):
+    from gluon_tricks.train import Recipe, fit
+    from gluon_tricks.zoo import publish
+    from gluon_tricks.zoo.catalog import HERE, _read
+    run = tmp_path / "run"
+    summary = fit(Recipe(train_samples=640, test_samples=256, epochs=1, warmup_epochs=0.5, batch_size=64,
+                         model_kwargs={"down": "avg"}, save_dir=str(run)), progress=False)
+    manifest = tmp_path / "manifest.json"
+    shutil.copy(os.path.join(HERE, "manifest.json"), manifest)
+    before = json.load(open(manifest))["models"]
+    entry = publish.publish(str(run), "tiny_fm", "python train.py", repository=str(tmp_path), manifest=str(manifest))
+    folder = tmp_path / "model_zoo" / "tiny_fm"
+    assert publish.sha1_of(str(folder / "tiny_fm.params")) == entry["sha1"] and entry["tag"] == entry["sha1"][:8]
+    assert {"recipe.json", "log.jsonl", "metrics.json", "classes.json"} <= set(os.listdir(folder))
+    metrics = json.load(open(folder / "metrics.json"))
+    # Measured on all 10,000 test images, not copied from the run (which tested on 256).
+    assert metrics["test_images"] == 10000 and metrics["top1"] != pytest.approx(summary["final_test_acc"], abs=1e-9)
+    assert entry["top1"] == round(100 * metrics["top1"], 2) and 0 <= metrics["tta_flip_top1"] <= 1
+    assert entry["settings"] == {"down": "avg"} and entry["inputs"] == "fashion-mnist"
+    after = json.load(open(manifest))["models"]
+    assert [m for m in after if m["name"] != "tiny_fm"] == before  # nothing else touched
+    assert [e.name for e in _read(str(manifest))].count("tiny_fm") == 1  # the catalog reads it
+    publish.publish(str(run), "tiny_fm", "python train.py", repository=str(tmp_path), manifest=str(manifest))
+    assert len(json.load(open(manifest))["models"]) == len(after)  # publishing again replaces
+
+
+def test_publish_refuses_an_unfinished_run(tmp_path):
+    from gluon_tricks.train import Recipe
+    from gluon_tricks.zoo import publish
+    Recipe(epochs=3, save_dir=str(tmp_path)).save(str(tmp_path / "recipe.json"))
+    (tmp_path / "log.jsonl").write_text(json.dumps({"kind": "start"}) + "\n")
+    with pytest.raises(ValueError, match="has not finished training"):
+        publish.publish(str(tmp_path), "x", "cmd", repository=str(tmp_path), manifest=str(tmp_path / "m.json"))

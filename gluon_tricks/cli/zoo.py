@@ -13,6 +13,11 @@ examples:
   python -m gluon_tricks.zoo verify                    # the sha1 of everything cached
   python -m gluon_tricks.zoo purge                     # remove the zoo's files and unfinished downloads
   python -m gluon_tricks.zoo table --write model_zoo/README.md
+  python -m gluon_tricks.zoo publish runs/fm fashion_mnist_resnet9 --command "python scripts/train_cifar.py ..."
+
+publish (in a source checkout) copies a finished run's last weights, recipe, log and curves to
+model_zoo/NAME/, measures top-1/top-5 on all test images (plain and with flip TTA) into
+metrics.json, enters NAME in gluon_tricks/zoo/manifest.json and rewrites model_zoo/README.md's tables.
 """
 import argparse
 import fnmatch
@@ -40,6 +45,11 @@ def parser():
     sub.add_parser("purge", help="remove the zoo's files and unfinished downloads from the cache")
     tb = sub.add_parser("table", help="print the published models as Markdown tables")
     tb.add_argument("--write", metavar="FILE", help="write them between FILE's zoo-table markers instead")
+    pb = sub.add_parser("publish", help="a finished training run becomes a published model (source checkout)")
+    pb.add_argument("run", metavar="RUN", help="the run's --save-dir")
+    pb.add_argument("name", metavar="NAME", help="the published name, e.g. fashion_mnist_resnet9")
+    pb.add_argument("--command", required=True, help="the command that reproduces the run (shown in the zoo)")
+    pb.add_argument("--note", help="a sentence the zoo shows with the entry")
     return p
 
 
@@ -106,6 +116,20 @@ def purge(root):
     return removed
 
 
+def publish_run(args):
+    from ..zoo import publish, table
+    from ..zoo.catalog import REPOSITORY
+    if not os.path.isdir(os.path.join(REPOSITORY, "model_zoo")):
+        raise ValueError("publish writes into a source checkout's model_zoo/; this install has none")
+    if not os.path.isfile(os.path.join(args.run, "recipe.json")):
+        raise FileNotFoundError("%s is not a training run directory (no recipe.json)" % args.run)
+    entry = publish.publish(args.run, args.name, args.command, note=args.note)
+    table.write(os.path.join(REPOSITORY, "model_zoo", "README.md"))
+    print("%s:%s  top-1 %.2f%%  top-5 %.2f%%  -> %s" % (entry["name"], entry["tag"], entry["top1"], entry["top5"],
+                                                       entry["source"]))
+    return entry
+
+
 @program(parser)
 def main(args):
     root = args.root or zoo.cache_dir()
@@ -121,6 +145,8 @@ def main(args):
     if args.command == "purge":
         return purge(root)
     from ..zoo import table
+    if args.command == "publish":
+        return publish_run(args)
     if args.write:
         print("%s: %s" % (args.write, "updated" if table.write(args.write) else "already up to date"))
     else:
