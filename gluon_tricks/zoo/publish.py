@@ -1,7 +1,6 @@
 """A finished training run becomes a published model: its last weights, recipe, log, curves and
 measured metrics in ``model_zoo/<name>/``, and an entry in the manifest. The figures are measured
 here, on all test images, never copied from the log, so the zoo carries evidence, not claims."""
-import hashlib
 import json
 import os
 import shutil
@@ -10,16 +9,9 @@ from ..train.checkpoint import Checkpoints
 from ..train.config import Recipe
 from ..train.report import read_log
 from .catalog import HERE, REPOSITORY, _builtin
+from .store import sha1_of
 
 COPIED = ("recipe.json", "log.jsonl", "curves.png", "classes.json")
-
-
-def sha1_of(path):
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def final_weights(run_dir):
