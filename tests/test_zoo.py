@@ -294,3 +294,17 @@ def test_publish_refuses_an_unfinished_run(tmp_path):
     (tmp_path / "log.jsonl").write_text(json.dumps({"kind": "start"}) + "\n")
     with pytest.raises(ValueError, match="has not finished training"):
         publish.publish(str(tmp_path), "x", "cmd", repository=str(tmp_path), manifest=str(tmp_path / "m.json"))
+
+
+@needs_data
+def test_a_grayscale_model_fine_tunes_on_rgb_images_starting_from_the_same_features(capsys):
+    from gluon_tricks.zoo import build_net
+    gray = get_model("fashion_mnist_resnet20_v1b", pretrained=True)
+    rgb = build_net("fashion_mnist_resnet20_v1b", 4, mx.nd.zeros((1, 3, 28, 28)), [mx.cpu()], params=True)
+    assert "conv1.weight adapted from 1 to 3 input channels" in capsys.readouterr().err
+    x = mx.nd.array(np.random.default_rng(0).standard_normal((4, 1, 28, 28)))
+    features = lambda net, images: net.flat(net.avgpool(net.layer3(net.layer2(net.layer1(  # noqa: E731
+        net.relu(net.bn1(net.conv1(images))))))))
+    np.testing.assert_allclose(features(rgb, x.repeat(3, axis=1)).asnumpy(), features(gray, x).asnumpy(),
+                               rtol=1e-4, atol=1e-4)  # a gray image as RGB: the features it had
+    assert rgb.fc.weight.shape == (4, 64)  # and a new classifier for the new classes

@@ -2,16 +2,20 @@
 and networks built with it.
 
 The arrows go one way: ``models`` (architectures) -> ``zoo`` (weights) -> ``train``, scripts."""
+import os
+import tempfile
+
 import mxnet as mx
 
 from ..models import get_model as build_architecture
 from ..models import list_models as registry_names
 from ..models.weights import WeightsMismatch
+from ..notice import notice
 from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_class_names, names,  # noqa: F401
                       remove_manifests, versions)
 from .store import ChecksumError, ZooError  # noqa: F401
-from .weights import (INITIALIZERS, architecture, cache_dir, classifier_size, pretrained_file,  # noqa: F401
-                      replace_classifier, resolve, weights_file)
+from .weights import (INITIALIZERS, adapt_input_channels, architecture, cache_dir, classifier_size,  # noqa: F401
+                      pretrained_file, replace_classifier, resolve, weights_file)
 
 
 def get_model(name, pretrained=False, classes=None, root=None, ctx=None, **settings):
@@ -62,7 +66,8 @@ def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=Tr
     """A registry or published model on ``ctxs``, initialised or loaded from ``params`` (a file,
     or published weights: see :func:`resolve`), in float32 and not hybridized (the caller's
     precision policy casts it). Weights for another number of classes get a new classifier when
-    ``finetune`` (else they are an error: a teacher must fit the data as it is)."""
+    ``finetune`` (else they are an error: a teacher must fit the data as it is), and a grayscale
+    model's stem is adapted to RGB data or the other way round (:func:`adapt_input_channels`)."""
     params = pretrained_file(name, params) if params else None
     file_classes = classifier_size(params) if params else classes
     arch, base = architecture(name)
@@ -72,7 +77,12 @@ def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=Tr
     net.infer_shape(sample.as_in_context(ctxs[0]))
     net.initialize(INITIALIZERS[init](), ctx=ctxs)
     if params:
-        _load(net, params, ctxs)
+        with tempfile.TemporaryDirectory() as folder:
+            path, adapted = adapt_input_channels(net, params, folder) if finetune else (params, [])
+            if adapted:
+                notice("%s: %s adapted from %d to %d input channels" % (
+                    os.path.basename(params), ", ".join(adapted), {1: 3, 3: 1}[sample.shape[1]], sample.shape[1]))
+            _load(net, path, ctxs)
         if file_classes and file_classes != classes:
             if not finetune:
                 raise ValueError("%s classifies %d classes, the data has %d" % (params, file_classes, classes))

@@ -91,6 +91,37 @@ def classifier_size(path):
     return heads[-1].shape[0] if heads else 0
 
 
+def adapt_input_channels(net, path, folder):
+    """``path`` itself, or a copy in ``folder`` whose first convolution takes the input channels
+    ``net`` was built for: a grayscale model's 1 channel repeated over RGB and divided by 3, an RGB
+    model's 3 channels summed into 1. Either way a gray image gives the same features as before
+    (as replicated RGB, or as the channels' sum), so fine-tuning starts where the weights were
+    trained (timm adapts pretrained stems this way). Returns (path, names of adapted weights)."""
+    loaded = mx.nd.load(path)
+    if not isinstance(loaded, dict):
+        return path, []
+    params = net._collect_params_with_prefix()
+    adapted = []
+    for name, value in loaded.items():
+        have = params[name].shape if name in params else None
+        if not have or value.ndim != 4 or len(have) != 4 or tuple(have) == value.shape:
+            continue
+        if (have[0], have[2], have[3]) != (value.shape[0], value.shape[2], value.shape[3]):
+            continue
+        if (value.shape[1], have[1]) == (1, 3):
+            loaded[name] = value.repeat(3, axis=1) / 3
+        elif (value.shape[1], have[1]) == (3, 1):
+            loaded[name] = value.sum(axis=1, keepdims=True)
+        else:
+            continue
+        adapted.append(name)
+    if not adapted:
+        return path, []
+    copy = os.path.join(folder, "adapted.params")
+    mx.nd.save(copy, loaded)
+    return copy, adapted
+
+
 def replace_classifier(net, classes, ctxs, init="msra"):
     """A new, freshly initialised classifier for ``classes`` on top of loaded features."""
     attr = "fc" if isinstance(getattr(net, "fc", None), gluon.nn.Dense) else "output"
