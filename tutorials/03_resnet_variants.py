@@ -66,7 +66,7 @@ for letter, name in names.items():
     net.initialize(mx.init.Xavier())
     params, macs = complexity(net, (3, 224, 224))
     net.hybridize(static_alloc=True, static_shape=True)
-    ms = forward_backward_ms(net, 2, (3, 128, 128), iters=3)
+    ms = forward_backward_ms(net, 2, (3, 128, 128), iters=5, warmup=3)
     base = base or ms
     print("%-8s %-13s %10.2f %8.2f %8.0f (%.2fx) %10s" % (letter, name, params / 1e6, macs / 1e9, ms, ms / base,
                                                            published_top1(name)))
