@@ -44,9 +44,9 @@ def gluoncv_loop(name, x, y, classes):
     return step
 
 
-def our_loop(name, x, y, classes):
+def our_loop(name, x, y, classes, settings=None):
     recipe = Recipe(model=name, lr=0.01, wd=1e-4, batch_size=x.shape[0])
-    net = get_model(name, classes=classes)
+    net = get_model(name, classes=classes, **(settings or {}))
     net.initialize(mx.init.MSRAPrelu())
     net.hybridize(static_alloc=True, static_shape=True)
     trainer = build_trainer(recipe, net)
@@ -83,10 +83,14 @@ def main():
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--iters", type=int, default=5, help="timed iterations per block")
     p.add_argument("--blocks", type=int, default=3, help="timed blocks per side, alternating")
+    p.add_argument("--settings", type=json.loads, default={},
+                   help='our model\'s settings as JSON, e.g. \'{"fused_bn_relu": true}\' (a third side, "ours+")')
     args = p.parse_args()
     x = mx.nd.random.uniform(shape=(args.batch, args.channels, args.size, args.size))
     y = mx.nd.array([i % args.classes for i in range(args.batch)])
     sides = {"gluoncv": gluoncv_loop(args.model, x, y, args.classes), "ours": our_loop(args.model, x, y, args.classes)}
+    if args.settings:
+        sides["ours+"] = our_loop(args.model, x, y, args.classes, args.settings)
     for step in sides.values():  # build graphs and allocate
         timed(step, 2)
     seconds = {k: 0.0 for k in sides}
@@ -101,6 +105,9 @@ def main():
     print("%s, %dx%dx%d, batch %d, float32: GluonCV loop %.2f img/s, ours %.2f img/s, ratio ours/GluonCV %.3f"
           % (args.model, args.channels, args.size, args.size, args.batch, speed["gluoncv"], speed["ours"],
              speed["ours"] / speed["gluoncv"]))
+    if args.settings:
+        print("ours with %s: %.2f img/s, ratio to GluonCV %.3f, to ours %.3f" % (
+            json.dumps(args.settings), speed["ours+"], speed["ours+"] / speed["gluoncv"], speed["ours+"] / speed["ours"]))
     os.makedirs(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"), exist_ok=True)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "trainer_vs_gluoncv.jsonl"), "a") as f:
         f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "args": vars(args),

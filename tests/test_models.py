@@ -238,3 +238,33 @@ def test_wide_resnet_dropout_sits_before_each_units_last_conv_and_adds_no_parame
     assert np.array_equal(dropped(x).asnumpy(), dropped(x).asnumpy())  # inference: dropout off
     with mx.autograd.train_mode():
         assert not np.array_equal(dropped(x).asnumpy(), dropped(x).asnumpy())
+
+
+@pytest.mark.parametrize("name, shape", [("cifar_resnet20_v1d", (4, 3, 32, 32)), ("resnet50_v1b", (2, 3, 64, 64))])
+def test_fused_bn_relu_computes_and_learns_exactly_what_bn_then_relu_does(name, shape, tmp_path):
+    from mxnet import autograd
+    plain, fused = get_model(name, classes=10), get_model(name, classes=10, fused_bn_relu=True)
+    plain.initialize(mx.init.Xavier())
+    plain(mx.nd.zeros(shape))
+    plain.save_parameters(str(tmp_path / "p.params"))
+    fused.load_parameters(str(tmp_path / "p.params"))  # the same names: GluonCV files load into either
+    ops = {type(b).__name__ for b in _blocks(fused)}
+    assert "BatchNormReLU" in ops
+    x = mx.nd.random.normal(shape=shape)
+    results = []
+    for net in (plain, fused):
+        net.hybridize()
+        with autograd.record():
+            loss = net(x).sum()
+        loss.backward()
+        params = net._collect_params_with_prefix()
+        results.append({k: (p.grad() if p.grad_req != "null" else p.data()).asnumpy() for k, p in params.items()})
+    assert results[0].keys() == results[1].keys()
+    for k in results[0]:  # gradients, and the BN running statistics the forward pass updated
+        np.testing.assert_allclose(results[1][k], results[0][k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def _blocks(block):
+    yield block
+    for child in block._children.values():
+        yield from _blocks(child)

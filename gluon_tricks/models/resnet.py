@@ -49,6 +49,14 @@ def _norm(norm_layer, norm_kwargs, zero_gamma=False):
     return norm_layer(**kwargs)
 
 
+def fused(norm_layer):
+    """The BN + ReLU operator for ``norm_layer`` (only plain BatchNorm has one)."""
+    if norm_layer is not nn.BatchNorm:
+        raise ValueError("fused_bn_relu needs norm_layer=BatchNorm (MXNet has no fused %s + ReLU)"
+                         % getattr(norm_layer, "__name__", norm_layer))
+    return nn.BatchNormReLU
+
+
 def _squeeze_excite(channels):
     """SE branch in GluonCV's layout (reduction 16), so se_* weights stay interchangeable."""
     se = nn.HybridSequential(prefix="")
@@ -79,11 +87,13 @@ class ResidualUnit(HybridBlock):
     Children are named conv1/bn1/relu1... as in GluonCV's v1b blocks so that parameter
     files load by structure. The fb.resnet.torch ablations are switches: ``bn_after_add``
     moves the last BN after the addition, ``relu_after_add=False`` drops the final ReLU.
+    ``fused_bn_relu`` runs each BN + ReLU pair as one oneDNN operator (MXNet's BatchNormReLU:
+    the same parameters under the same names, one pass over the activations instead of two).
     """
 
     def __init__(self, planes, stride=1, downsample=None, bottleneck=False, stride_in_1x1=False,
                  conv_bias=False, last_gamma=False, use_se=False, bn_after_add=False,
-                 relu_after_add=True, norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+                 relu_after_add=True, norm_layer=nn.BatchNorm, norm_kwargs=None, fused_bn_relu=False, **kwargs):
         super().__init__(**kwargs)
         if bn_after_add and last_gamma:
             raise ValueError("last_gamma zero-initialises the BN that bn_after_add moves onto the sum; "
@@ -100,9 +110,11 @@ class ResidualUnit(HybridBlock):
                 setattr(self, "conv%d" % i, nn.Conv2D(
                     width, kernel_size=k, strides=stride if i - 1 == stride_at else 1, padding=k // 2,
                     use_bias=conv_bias and k == 1))
-                setattr(self, "bn%d" % i, _norm(norm_layer, norm_kwargs, zero_gamma=last and last_gamma))
+                fuse = fused_bn_relu and not last
+                setattr(self, "bn%d" % i, _norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs,
+                                                 zero_gamma=last and last_gamma))
                 if not last:
-                    setattr(self, "relu%d" % i, nn.Activation("relu"))
+                    setattr(self, "relu%d" % i, None if fuse else nn.Activation("relu"))
             self.se = _squeeze_excite(widths[-1]) if use_se else None
             self.downsample = downsample
 
@@ -111,7 +123,9 @@ class ResidualUnit(HybridBlock):
         for i in range(1, self._depth + 1):
             out = getattr(self, "conv%d" % i)(out)
             if i < self._depth:
-                out = getattr(self, "relu%d" % i)(getattr(self, "bn%d" % i)(out))
+                out = getattr(self, "bn%d" % i)(out)
+                relu = getattr(self, "relu%d" % i)
+                out = relu(out) if relu is not None else out
             elif not self._bn_after_add:
                 out = getattr(self, "bn%d" % i)(out)
         if self.se is not None:
@@ -145,6 +159,9 @@ class ResNet(HybridBlock):
     Other switches: ``use_se`` (squeeze-excitation), ``last_gamma`` (zero-init the last BN
     gamma of each residual branch, Goyal et al. 2017: each unit starts as identity),
     ``bn_after_add`` / ``relu_after_add`` (fb.resnet.torch block ablations), ``final_drop``.
+    ``fused_bn_relu`` runs the BN + ReLU pairs after the stem and inside the units as one oneDNN
+    operator each (parameter names unchanged, so weights stay interchangeable; the deep stem's
+    inner pairs stay separate, as their positions are part of GluonCV's names).
     ``conv_bias`` and ``stem_relu=False`` exist only to reproduce quirks of GluonCV's
     resnet*_v1 (biased 1x1 convs) and cifar_resnet*_v1 (no ReLU after the stem).
     ``layout='gluoncv_v1'`` lets ``load_parameters`` read GluonCV's ``features.N`` files.
@@ -154,7 +171,7 @@ class ResNet(HybridBlock):
                  bottleneck=None, stem="plain", stem_channels=None, stem_relu=True, down="conv",
                  stride_in_1x1=False, conv_bias=False, use_se=False, last_gamma=False,
                  bn_after_add=False, relu_after_add=True, final_drop=0.0, layout="gluoncv_v1b",
-                 norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
+                 norm_layer=nn.BatchNorm, norm_kwargs=None, fused_bn_relu=False, **kwargs):
         super().__init__(**kwargs)
         check_choice("stem", stem, ("plain", "deep"))
         check_choice("down", down, ("conv", "avg"))
@@ -165,12 +182,14 @@ class ResNet(HybridBlock):
         self._stage_offset = 2 if small_input else 4  # index of stage 1 in GluonCV's `features`
         unit = dict(bottleneck=bottleneck, stride_in_1x1=stride_in_1x1, conv_bias=conv_bias,
                     use_se=use_se, last_gamma=last_gamma, bn_after_add=bn_after_add,
-                    relu_after_add=relu_after_add, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+                    relu_after_add=relu_after_add, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
+                    fused_bn_relu=fused_bn_relu)
         expansion = 4 if bottleneck else 1
         with self.name_scope():
             self.conv1 = self._stem(stem, stem_channels, small_input, norm_layer, norm_kwargs)
-            self.bn1 = _norm(norm_layer, norm_kwargs)
-            self.relu = nn.Activation("relu") if stem_relu else None
+            fuse = fused_bn_relu and stem_relu
+            self.bn1 = _norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs)
+            self.relu = nn.Activation("relu") if stem_relu and not fuse else None
             self.maxpool = None if small_input else nn.MaxPool2D(pool_size=3, strides=2, padding=1)
             in_channels = stem_channels
             for i, (planes, count) in enumerate(zip(channels, layers)):
