@@ -78,6 +78,9 @@ def publish(run_dir, name, command, repository=REPOSITORY, manifest=None, note=N
              "license": "Apache-2.0"}
     if note:
         entry["note"] = note
+    last_epoch = [r for r in log if r.get("kind") == "epoch"][-1]
+    if "ema_test_acc" in last_epoch:  # the weight average, as the run measured it (not published)
+        metrics["ema_top1_logged"] = round(last_epoch["ema_test_acc"], 4)
     with open(os.path.join(folder, "metrics.json"), "w") as f:
         json.dump(dict(metrics, model=recipe.model, settings=dict(recipe.model_kwargs), dataset=recipe.dataset,
                        epochs=recipe.epochs, train_time_s=end["train_time"], machine=start.get("machine"),
