@@ -308,3 +308,8 @@ def test_a_grayscale_model_fine_tunes_on_rgb_images_starting_from_the_same_featu
     np.testing.assert_allclose(features(rgb, x.repeat(3, axis=1)).asnumpy(), features(gray, x).asnumpy(),
                                rtol=1e-4, atol=1e-4)  # a gray image as RGB: the features it had
     assert rgb.fc.weight.shape == (4, 64)  # and a new classifier for the new classes
+
+
+def test_the_publish_command_line_keeps_the_subcommand_and_the_reproducing_command_apart():
+    args = zoo_command.parser().parse_args(["publish", "runs/x", "name_x", "--command", "python train.py --a 1"])
+    assert (args.command, args.reproduce, args.run, args.name) == ("publish", "python train.py --a 1", "runs/x", "name_x")

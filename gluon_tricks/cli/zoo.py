@@ -48,7 +48,8 @@ def parser():
     pb = sub.add_parser("publish", help="a finished training run becomes a published model (source checkout)")
     pb.add_argument("run", metavar="RUN", help="the run's --save-dir")
     pb.add_argument("name", metavar="NAME", help="the published name, e.g. fashion_mnist_resnet9")
-    pb.add_argument("--command", required=True, help="the command that reproduces the run (shown in the zoo)")
+    pb.add_argument("--command", dest="reproduce", required=True, metavar="CMD",
+                    help="the command that reproduces the run (shown in the zoo)")
     pb.add_argument("--note", help="a sentence the zoo shows with the entry")
     return p
 
@@ -123,7 +124,7 @@ def publish_run(args):
         raise ValueError("publish writes into a source checkout's model_zoo/; this install has none")
     if not os.path.isfile(os.path.join(args.run, "recipe.json")):
         raise FileNotFoundError("%s is not a training run directory (no recipe.json)" % args.run)
-    entry = publish.publish(args.run, args.name, args.command, note=args.note)
+    entry = publish.publish(args.run, args.name, args.reproduce, note=args.note)
     table.write(os.path.join(REPOSITORY, "model_zoo", "README.md"))
     print("%s:%s  top-1 %.2f%%  top-5 %.2f%%  -> %s" % (entry["name"], entry["tag"], entry["top1"], entry["top5"],
                                                        entry["source"]))
