@@ -247,10 +247,11 @@ def int8_from_args(args, predictor):
     """The int8 copy of ``predictor`` the --int8 flags ask for (a note printed when this CPU lacks the
     instructions that make int8 fast)."""
     from ..data import calibration_loader
+    from ..notice import notice
     from ..quantize import calibration_batches, check_int8
     note = check_int8(predictor.ctx)
     if note:
-        print("note: " + note)
+        notice(note)
     if predictor.dtype != "float32":
         raise ValueError("the network is already %s: quantize its float32 export" % predictor.dtype)
     images = None
