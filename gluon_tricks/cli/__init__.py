@@ -249,16 +249,17 @@ def int8_from_args(args, predictor):
     from ..data import calibration_loader
     from ..notice import notice
     from ..quantize import calibration_batches, check_int8
-    note = check_int8(predictor.ctx)
-    if note:
-        notice(note)
     if predictor.dtype != "float32":
         raise ValueError("the network is already %s: quantize its float32 export" % predictor.dtype)
     images = None
     if args.calib_mode != "none":
         loader = calibration_loader(predictor.recipe, args.calib_images, args.calib_data)
         images = calibration_batches(loader, args.calib_images)
-    return predictor.quantized(images, args.calib_mode)
+    quantized = predictor.quantized(images, args.calib_mode)
+    note = check_int8(predictor.ctx)  # after the input is known good: a refusal stays one line
+    if note:
+        notice(note)
+    return quantized
 
 
 # MXNet 1.9.1 writes these INFO lines from C++ straight to stderr, with no level to turn them off:
