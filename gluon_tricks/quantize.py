@@ -77,15 +77,8 @@ def quantize_net(net, shape, images=None, mode="naive", exclude=(), batch=32, ct
     return qnet
 
 
-def save(net, shape, prefix):
-    """``prefix-symbol.json`` + ``prefix-0000.params`` of a quantized (or any hybridized) network."""
-    net(mx.nd.zeros((1,) + tuple(shape)))
-    net.export(prefix, epoch=0)
-    return prefix + "-symbol.json", prefix + "-0000.params"
-
-
 def load(prefix, ctx=None):
-    """The network ``save`` (or :func:`gluon_tricks.export.export`) wrote, hybridized."""
+    """The network :func:`gluon_tricks.export.export` wrote (float32 or int8), hybridized."""
     ctx = ctx or mx.cpu()
     symbol, params = prefix + "-symbol.json", prefix + "-0000.params"
     for path in (symbol, params):

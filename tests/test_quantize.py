@@ -11,7 +11,7 @@ from conftest import needs_data
 from gluon_tricks.cli import evaluate, export
 from gluon_tricks.data import ArrayLoader, calibration_loader, dataset_info
 from gluon_tricks.inference import Predictor
-from gluon_tricks.quantize import QuantizationUnsupported, calibration_batches, check_int8, quantize_net, save
+from gluon_tricks.quantize import QuantizationUnsupported, calibration_batches, check_int8, quantize_net
 from gluon_tricks.train import Recipe, accuracy_report
 
 SHIPPED = "fashion_mnist_resnet20_v1b"
@@ -35,7 +35,8 @@ def test_int8_keeps_the_accuracy_of_the_shipped_model_and_really_runs_int8(fm, t
     int8_acc = accuracy_report(int8.net, loader, [mx.cpu()])["top1"]
     assert abs(int8_acc - fp32_acc) <= 0.005, (fp32_acc, int8_acc)
     assert int8_acc > 0.9
-    symbol, _ = save(int8.net, (1, 28, 28), str(tmp_path / "q"))
+    from gluon_tricks.export import export
+    symbol = export(int8, str(tmp_path / "q"), onnx=False)["symbol"]
     nodes = json.load(open(symbol))["nodes"]
     convs = [n for n in nodes if n["op"] == "_sg_mkldnn_conv"]
     # Every convolution (19, and 2 projection shortcuts) runs as a quantized oneDNN kernel with
