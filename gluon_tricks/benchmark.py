@@ -3,11 +3,12 @@
 Training is timed through the real training step (:class:`~gluon_tricks.train.loop.Stepper`:
 smoothed targets, loss, backward, optimizer update); inference is timed per batch, each batch
 waited for, so latency percentiles are real per-call times (NVIDIA's ``--prof`` tables)."""
+import json
 import time
 
 import mxnet as mx
 import numpy as np
-from mxnet import autograd
+from mxnet import autograd, gluon
 
 from .models import get_model, list_models
 from .models.registry import natural_key
@@ -123,6 +124,32 @@ def forward_backward_ms(net, batch, shape, iters=3, warmup=1, ctx=None):
     for _ in range(iters):
         once()
     return 1000 * (time.perf_counter() - tic) / iters
+
+
+STRIPPABLE = {"bn": ("BatchNorm", "_contrib_BatchNormWithReLU"), "relu": ("Activation",)}
+
+
+def without_ops(net, remove=("bn", "relu")):
+    """A hybridized block sharing ``net``'s (initialised) parameters whose graph lacks the operators named in
+    ``remove`` (keys of :data:`STRIPPABLE`): each removed node's consumers read its input instead.
+    What is left costs what the step would cost without them ("How to train your ResNet" timed
+    its step this way); the fused BN+ReLU operator goes with "bn"."""
+    ops = {op for key in remove for op in STRIPPABLE[key]}
+    graph = json.loads(net(mx.sym.var("data")).tojson())
+    alias = {}
+
+    def source(entry):
+        while entry[0] in alias:
+            entry = alias[entry[0]]
+        return entry
+    for i, node in enumerate(graph["nodes"]):
+        node["inputs"] = [source(e) for e in node["inputs"]]
+        if node["op"] in ops:
+            alias[i] = node["inputs"][0]
+    graph["heads"] = [source(e) for e in graph["heads"]]
+    block = gluon.SymbolBlock(mx.sym.load_json(json.dumps(graph)), mx.sym.var("data"), params=net.collect_params())
+    block.hybridize(static_alloc=True, static_shape=True)
+    return block
 
 
 def published_top1(name):

@@ -24,6 +24,26 @@ def test_complexity_matches_a_hand_count_and_resnet50s_published_figures():
     assert macs / 1e9 == pytest.approx(4.09, abs=0.01)  # "4.1 GFLOPs" in He et al.
 
 
+def test_without_ops_leaves_exactly_the_other_operators_on_the_same_weights():
+    import mxnet as mx
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1, in_channels=2), nn.BatchNorm(in_channels=4), nn.Activation("relu"),
+            nn.Conv2D(3, 1, in_channels=4), nn.BatchNormReLU(in_channels=3), nn.Flatten(), nn.Dense(5, in_units=108))
+    net.initialize(mx.init.Uniform(1.0))
+    for p in net.collect_params(".*gamma|.*beta|.*running.*").values():  # make BN visible in the output
+        p.set_data(mx.nd.random.uniform(0.5, 2, p.shape))
+    net.hybridize()
+    x = mx.nd.random.normal(shape=(3, 2, 6, 6))
+    net(x)
+    conv1, _, _, conv2, _, flat, dense = net._children.values()
+    convs_only = dense(flat(conv2(conv1(x))))
+    relu_kept = dense(flat(conv2(mx.nd.relu(conv1(x)))))
+    stripped = benchmark.without_ops(net, ("bn", "relu"))
+    assert mx.nd.abs(stripped(x) - convs_only).max().asscalar() < 1e-4
+    assert mx.nd.abs(benchmark.without_ops(net, ("bn",))(x) - relu_kept).max().asscalar() < 1e-4
+    assert mx.nd.abs(net(x) - convs_only).max().asscalar() > 1e-2  # the removed operators did something
+
+
 def test_speed_report_has_percentiles_for_every_batch_size(tmp_path, capsys):
     report = script.main(["--model", "cifar_resnet20_v1b", "--batch-sizes", "1,4", "--prof", "4", "--warmup", "1",
                           "--classes", "10", "--json", str(tmp_path / "r.json")])
