@@ -4,6 +4,9 @@ Every benchmark figure and every run log carries it, because what is fast differ
 (bfloat16 is 1.7x float32 on one, 0.8x on another and fails on a third)."""
 import os
 import platform
+import time
+
+_IMPORTED = time.time()
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -36,3 +39,17 @@ def machine_info():
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "mxnet": mx.__version__,
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "cpu_bf16": sorted(flags & set(BF16_CPU_FLAGS)), "avx512f": "avx512f" in flags}
+
+
+def process_started():
+    """Unix time at which this process started (from /proc: the interpreter's own start-up and
+    imports count), or when this module was imported where /proc is missing. Time-to-accuracy is
+    wall time from here."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime since boot
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORTED

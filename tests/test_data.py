@@ -197,3 +197,41 @@ def test_cifar_missing_or_truncated_says_where_and_what(tmp_path):
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(ValueError, match="data_batch_3.bin is truncated"):
         load_cifar("cifar10", str(tmp_path), download=False)
+
+
+def test_resize_matrix_matches_pils_antialiased_bilinear():
+    from PIL import Image
+
+    from gluon_tricks.data.small import resize_matrix
+    img = np.random.default_rng(0).uniform(0, 255, (28, 28)).astype(np.float32)
+    for size in (14, 20, 24, 28, 32):
+        ours = resize_matrix(28, size) @ img @ resize_matrix(28, size).T
+        pil = np.asarray(Image.fromarray(img, mode="F").resize((size, size), Image.BILINEAR))
+        np.testing.assert_allclose(ours, pil, atol=1e-3)
+    np.testing.assert_allclose(resize_matrix(28, 28), np.eye(28), atol=1e-7)  # same size: untouched
+
+
+def test_progressive_resizing_changes_training_batches_by_stage_and_never_evaluation():
+    from gluon_tricks.data.small import resize_matrix, stage_sizes
+    assert stage_sizes((20, 28), 5) == [20, 20, 20, 28, 28]
+    assert stage_sizes((16, 20, 24, 28), 4) == [16, 20, 24, 28]
+    assert stage_sizes((), 3) == [None] * 3
+    data = _toy(n=4, size=12)
+    loader = ArrayLoader(data, batch_size=4, mean=(3.0,), std=(2.0,), train=True, seed=0,
+                         sizes=stage_sizes((8, 12), 2))
+    (x0, y0), = loader.epoch(0)
+    (x1, _), = loader.epoch(1)
+    assert x0.shape == (4, 1, 8, 8) and x1.shape == (4, 1, 12, 12)
+    first = data.images[int(y0.asnumpy()[0]), :, :, 0].astype(np.float32)
+    expected = resize_matrix(12, 8) @ ((first - 3.0) / 2.0) @ resize_matrix(12, 8).T
+    np.testing.assert_allclose(x0.asnumpy()[0, 0], expected, atol=1e-5)
+    test = ArrayLoader(data, batch_size=4, mean=(3.0,), std=(2.0,), sizes=[8, 8])
+    assert next(test.epoch(0))[0].shape == (4, 1, 12, 12)
+
+
+def test_train_sizes_are_checked_before_any_data_is_read():
+    from gluon_tricks.train import Recipe
+    with pytest.raises(ValueError, match="train_sizes must be whole numbers >= 8"):
+        Recipe(train_sizes=(4, 28)).validate()
+    with pytest.raises(ValueError, match="not on --dataset images"):
+        Recipe(dataset="images", rec_train="a.rec", rec_val="b.rec", train_sizes=(20,)).validate()

@@ -44,6 +44,20 @@ def test_baseline_recipe_learns_fashion_mnist(tmp_path):
 
 
 @needs_data
+def test_progressive_resizing_trains_at_each_stages_size_and_evaluates_at_full_size(tmp_path):
+    recipe = Recipe(model="cifar_resnet9", model_kwargs={"channels": [8, 16, 16, 32]}, epochs=3, batch_size=128,
+                    train_samples=2048, test_samples=500, lr=0.2, warmup_epochs=1, train_sizes=(16, 20, 28),
+                    save_dir=str(tmp_path / "run"))
+    summary = fit(recipe, progress=False)
+    epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
+    assert [r["train_size"] for r in epochs] == [16, 20, 28]
+    walls = [r["wall_time"] for r in epochs]  # seconds since the process started, evaluation included
+    assert walls == sorted(walls) and walls[0] > epochs[0]["train_time"]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert summary["final_test_acc"] > 0.5  # evaluated on 28 px images by a net trained mostly on smaller ones
+
+
+@needs_data
 @pytest.mark.slow
 def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
     args = ["--epochs", "1", "--warmup-epochs", "0.2", "--train-samples", "512", "--test-samples", "256", "--batch-size", "64",

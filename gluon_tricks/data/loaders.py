@@ -6,7 +6,7 @@ import os
 from .augment import Augment, BatchErasing, TransformedSource
 from .backends import ThreadedPipeline, image_pipelines, pipeline_class
 from .datasets import dataset_info, dataset_names
-from .small import ArrayLoader
+from .small import ArrayLoader, stage_sizes
 
 
 def build_loaders(recipe, part_index=0, num_parts=1):
@@ -26,7 +26,8 @@ def build_loaders(recipe, part_index=0, num_parts=1):
     train, test = small_sets(recipe)
     train_loader = ArrayLoader(train, recipe.batch_size, info.mean, info.std, train=True, pad=recipe.pad_crop,
                                flip=recipe.flip, batch_transform=erasing or None, seed=recipe.seed,
-                               part_index=part_index, num_parts=num_parts)
+                               part_index=part_index, num_parts=num_parts,
+                               sizes=stage_sizes(recipe.train_sizes, recipe.epochs))
     return train_loader, build_test_loader(recipe, test), train.classes
 
 

@@ -197,6 +197,25 @@ register_dataset("cifar100", lambda data_dir=None: load_cifar("cifar100", data_d
                  (129.30, 124.07, 112.43), (68.17, 65.39, 70.42), 32)
 
 
+def resize_matrix(src, dst):
+    """(dst, src) weights of a linear (triangle) filter that resamples ``src`` pixels to ``dst``; when
+    shrinking, the filter widens by src/dst so every source pixel counts (antialiasing, as PIL's
+    bilinear). Rows sum to 1. A batch resizes as two small matrix products, one per axis."""
+    scale = src / dst
+    support = max(scale, 1.0)
+    centres = (np.arange(dst) + 0.5) * scale - 0.5
+    weights = np.maximum(0.0, 1.0 - np.abs(np.arange(src)[None, :] - centres[:, None]) / support)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def stage_sizes(sizes, epochs):
+    """Progressive resizing: the training input size of each epoch, the epochs split into
+    ``len(sizes)`` equal stages (repeat a size to lengthen its stage); () = the native size."""
+    if not sizes:
+        return [None] * epochs
+    return [int(sizes[min(len(sizes) - 1, e * len(sizes) // epochs)]) for e in range(epochs)]
+
+
 class ArrayLoader:
     """Batches of normalised NCHW float32 NDArrays from in-memory images.
 
@@ -204,6 +223,9 @@ class ArrayLoader:
     ``batch_transform(x, rng)`` (cutout, random erasing: :class:`~.augment.BatchErasing`) acts on
     the whole normalised batch before it is sharded. The order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
     ``(seed, e, b)``: a run resumed at any batch sees the batches an unbroken run would.
+
+    ``sizes`` (one per epoch, None = native; :func:`stage_sizes`) resizes each training batch after
+    crop and flip: progressive resizing trains early epochs on fewer pixels.
 
     With ``num_parts`` > 1 (distributed workers) every worker draws the same global batch of
     ``batch_size * num_parts`` images and keeps slice ``part_index``: the workers together see
@@ -213,7 +235,7 @@ class ArrayLoader:
     skipped = 0  # in memory, every image decodes
 
     def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, batch_transform=None,
-                 seed=0, part_index=0, num_parts=1):
+                 seed=0, part_index=0, num_parts=1, sizes=None):
         if not 0 <= part_index < num_parts:
             raise ValueError("part_index %d is not in [0, %d)" % (part_index, num_parts))
         self.data = data
@@ -225,6 +247,7 @@ class ArrayLoader:
         self.flip = flip
         self.batch_transform = batch_transform
         self.seed = seed
+        self.sizes = list(sizes or [])
         self._mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
         self._std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
         width = ((0, 0), (pad, pad), (pad, pad), (0, 0))
@@ -249,6 +272,10 @@ class ArrayLoader:
             rng = np.random.default_rng((self.seed, epoch, b, 1))
             batch = self._crop_flip(idx, rng) if self.train and (self.pad or self.flip) else self.data.images[idx]
             x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
+            size = self.sizes[min(epoch, len(self.sizes) - 1)] if self.train and self.sizes else None
+            if size and size != x.shape[2]:
+                rows, cols = resize_matrix(x.shape[2], size), resize_matrix(x.shape[3], size)
+                x = np.ascontiguousarray(np.matmul(np.matmul(rows, x), cols.T))
             if self.train and self.batch_transform:
                 self.batch_transform(x, rng)
             yield mx.nd.array(x[self.part]), mx.nd.array(self.data.labels[idx][self.part], dtype=np.float32)

@@ -61,6 +61,9 @@ class Recipe:
     flip: bool = opt(True, "random horizontal flip", negative="--no-flip")
     train_samples: int = opt(0, "train on a fixed random subset of N images (quick trials); 0 = all")
     test_samples: int = opt(0, "evaluate on the first N test images only; 0 = all")
+    train_sizes: tuple = opt((), "progressive resizing (small data sets): training input sizes, one per equal stage "
+                                  "of the epochs, e.g. 20,24,28,28 (repeat a size to lengthen its stage); evaluation "
+                                  "stays at the native size; empty = native size throughout")
     cutout: int = opt(0, "cutout: zero an NxN square per image (Myrtle's CIFAR recipe uses 8 at 32 px); 0 = off")
     random_erasing: float = opt(0.0, "random erasing probability per image (Zhong et al.); 0 = off")
     # optimisation (Bag of Tricks baseline, sections 3 and 5)
@@ -154,6 +157,9 @@ class Recipe:
             (self.loss_scale >= 0, "loss_scale must be >= 0 (0 = dynamic)"),
             (self.checkpoint_interval >= 0 and self.save_frequency >= 0, "checkpoint_interval and save_frequency "
                                                                           "must be >= 0"),
+            (all(v >= 8 and v == int(v) for v in self.train_sizes), "train_sizes must be whole numbers >= 8"),
+            (self.dataset != "images" or not self.train_sizes,
+             "train_sizes (progressive resizing) works on the small in-memory data sets, not on --dataset images"),
             (self.input_size >= 8 and 0 < self.crop_ratio <= 1, "input_size must be >= 8 and crop_ratio in (0, 1]"),
             (self.jitter >= 0 and self.lighting >= 0, "jitter and lighting must be >= 0"),
             (self.num_classes >= 0 and self.data_threads >= 0, "num_classes and data_threads must be >= 0"),
@@ -184,7 +190,7 @@ class Recipe:
         if unknown:
             raise ValueError("unknown recipe field(s): %s" % ", ".join(unknown))
         values = dict(values)
-        for name in ("lr_decay_epochs", "rgb_mean", "rgb_std"):
+        for name in ("lr_decay_epochs", "rgb_mean", "rgb_std", "train_sizes"):
             if name in values:
                 values[name] = tuple(values[name])
         if "data_backend" in values:

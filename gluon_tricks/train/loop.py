@@ -13,6 +13,7 @@ import mxnet as mx
 import numpy as np
 
 from .. import data
+from ..machine import process_started
 from ..notice import notice
 from ..zoo import architecture, build_net
 from . import parallel
@@ -124,7 +125,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     for epoch in range(run.state["epoch"], recipe.epochs):
         record = _train_epoch(run, schedule, epoch)
         test_acc, test_loss = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip)
-        record.update(test_acc=test_acc, test_loss=test_loss)
+        record.update(test_acc=test_acc, test_loss=test_loss, wall_time=time.time() - process_started())
         run.call("epoch_end", record)
     if test_acc is None:  # resumed a finished run: nothing trained, measure what is there
         test_acc = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip)[0]
@@ -169,10 +170,13 @@ def _train_epoch(run, schedule, epoch):
     epoch_time = run.epoch_time
     if meter.count and not math.isfinite(train_loss):
         raise TrainingDiverged("training loss is %s after epoch %d; lower --lr" % (train_loss, epoch + 1))
-    return {"kind": "epoch", "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-            "epoch_time": epoch_time, "train_time": state["train_time"],
-            "img_per_s": meter.count / max(epoch_time, 1e-9), "lr": run.lr,
-            "skipped_images": run.train_loader.skipped - skipped}
+    record = {"kind": "epoch", "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+              "epoch_time": epoch_time, "train_time": state["train_time"],
+              "img_per_s": meter.count / max(epoch_time, 1e-9), "lr": run.lr,
+              "skipped_images": run.train_loader.skipped - skipped}
+    if getattr(run.train_loader, "sizes", None):  # progressive resizing
+        record["train_size"] = run.train_loader.sizes[epoch]
+    return record
 
 
 def _warm_start(start, run):
