@@ -1,76 +1,173 @@
 #!/usr/bin/env python
-"""Time for a recipe to reach given test accuracies on Fashion-MNIST, on this machine.
+"""Wall time from process start to given Fashion-MNIST test accuracies: our fast recipe against
+GluonCV's CIFAR recipe, one after the other on this machine.
 
-Trains the default recipe of scripts/train_cifar.py (or one given by --recipe / flags), then
-reads the per-epoch records of its log. "Time to X%" is training time (evaluation excluded)
-up to the end of the first epoch whose test accuracy is >= X. Prints the CPU and its flags
-beside the figures, and appends a JSON line to bench/results/time_to_accuracy.jsonl.
+Ours is the user's command, ``scripts/train_cifar.py --recipe RECIPE --seed S``, once per seed;
+GluonCV's is its own ``cifar_resnet20_v1`` trained the way its ``train_cifar10.py`` trains
+(``gluon.Trainer``, NAG lr 0.1, wd 1e-4, batch 128, Xavier init, a ``gluon.data.DataLoader`` with
+GluonCV's RandomCrop pad 2 + flip, evaluation after every epoch) with cosine decay over 15 epochs.
+Each runs in its own process; "time to X%" is the wall time from that process's start to the
+end of the first evaluation at or above X (start-up, data loading and evaluations count). Prints
+the CPU and its flags, each run's milestones, the median over seeds, the ratio of times to 93%,
+and appends everything to bench/results/time_to_accuracy.jsonl.
 
-    python bench/time_to_accuracy.py                 # the default recipe
-    python bench/time_to_accuracy.py --epochs 10 --model cifar_resnet20_v1d
+    python bench/time_to_accuracy.py                              # model_zoo/fashion_mnist_fast.yaml x3, then GluonCV
+    python bench/time_to_accuracy.py --seeds 0 --no-gluoncv
+    python bench/time_to_accuracy.py --recipe model_zoo/fashion_mnist_resnet20_v1b.yaml --seeds 0
 """
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
-import gluon_tricks  # noqa: E402,F401  (sets OMP_NUM_THREADS before MXNet loads)
-from gluon_tricks.train import Recipe, fit  # noqa: E402
-from gluon_tricks.machine import machine_info  # noqa: E402
-from gluon_tricks.train.report import read_log  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_RECIPE = os.path.join(ROOT, "model_zoo", "fashion_mnist_fast.yaml")
+TARGETS = (0.92, 0.93, 0.94)
 
 
-def milestones(epochs, targets):
-    """{target: (epoch, train seconds)} for the first epoch reaching each target, else None."""
-    out = {}
-    for target in targets:
-        hit = next((r for r in epochs if r["test_acc"] >= target), None)
-        out[target] = (hit["epoch"] + 1, hit["train_time"]) if hit else None
-    return out
+def milestones(epochs, targets=TARGETS):
+    """{target: wall seconds at the first evaluation reaching it, or None}."""
+    return {t: next((r["wall_time"] for r in epochs if r["test_acc"] >= t), None) for t in targets}
+
+
+def read_epochs(log):
+    with open(log) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    return [r for r in records if r.get("kind") == "epoch"]
+
+
+def run_ours(recipe, seed, save_dir):
+    """Our script on the recipe, in its own process; (epoch records, process wall seconds)."""
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), "--recipe", recipe, "--seed", str(seed),
+           "--save-dir", save_dir, "--no-progress"]
+    tic = time.time()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return read_epochs(os.path.join(save_dir, "log.jsonl")), time.time() - tic
+
+
+def run_gluoncv(save_dir, epochs):
+    cmd = [sys.executable, os.path.abspath(__file__), "--gluoncv-run", save_dir, "--gluoncv-epochs", str(epochs)]
+    tic = time.time()
+    subprocess.run(cmd, check=True)
+    return read_epochs(os.path.join(save_dir, "log.jsonl")), time.time() - tic
+
+
+def gluoncv_training(save_dir, epochs, batch=128, lr=0.1, seed=0):
+    """GluonCV's train_cifar10.py loop on Fashion-MNIST, writing one record per epoch."""
+    import gluon_tricks  # noqa: F401  (OMP_NUM_THREADS)
+    import gluoncv
+    import mxnet as mx
+    from gluoncv.data import transforms as gcv_transforms
+    from mxnet import autograd, gluon
+    from mxnet.gluon.data.vision import transforms
+
+    from gluon_tricks.data import load_fashion_mnist
+    from gluon_tricks.machine import process_started
+    mx.random.seed(seed)
+    train, test = load_fashion_mnist()
+    normalize = transforms.Normalize(72.94 / 255, 90.02 / 255)
+    transform_train = transforms.Compose([gcv_transforms.RandomCrop(28, pad=2), transforms.RandomFlipLeftRight(),
+                                          transforms.ToTensor(), normalize])
+    transform_test = transforms.Compose([transforms.ToTensor(), normalize])
+    train_data = gluon.data.DataLoader(
+        gluon.data.ArrayDataset(mx.nd.array(train.images, dtype="uint8"), train.labels).transform_first(
+            transform_train), batch_size=batch, shuffle=True, last_batch="discard", num_workers=2)
+    test_data = gluon.data.DataLoader(
+        gluon.data.ArrayDataset(mx.nd.array(test.images, dtype="uint8"), test.labels).transform_first(
+            transform_test), batch_size=batch, shuffle=False, num_workers=2)
+    net = gluoncv.model_zoo.get_model("cifar_resnet20_v1", classes=10)
+    net.initialize(mx.init.Xavier())
+    net.hybridize()
+    steps = epochs * (len(train.labels) // batch)
+    trainer = gluon.Trainer(net.collect_params(), "nag", {
+        "learning_rate": lr, "wd": 1e-4, "momentum": 0.9,
+        "lr_scheduler": mx.lr_scheduler.CosineScheduler(steps, base_lr=lr, final_lr=0)})
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    os.makedirs(save_dir, exist_ok=True)
+    with open(os.path.join(save_dir, "log.jsonl"), "w") as log:
+        for epoch in range(epochs):
+            tic = time.time()
+            for x, y in train_data:
+                with autograd.record():
+                    loss = loss_fn(net(x), y)
+                loss.backward()
+                trainer.step(batch)
+            mx.nd.waitall()
+            epoch_time = time.time() - tic
+            metric = mx.metric.Accuracy()
+            for x, y in test_data:
+                metric.update([y], [net(x)])
+            record = {"kind": "epoch", "epoch": epoch, "test_acc": metric.get()[1], "epoch_time": epoch_time,
+                      "img_per_s": steps / epochs * batch / epoch_time, "wall_time": time.time() - process_started()}
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            print("GluonCV epoch %d: test %.4f, %.0f img/s, %.0f s since start" % (
+                epoch + 1, record["test_acc"], record["img_per_s"], record["wall_time"]), flush=True)
+
+
+def fmt(seconds):
+    return "%.1f min" % (seconds / 60) if seconds is not None else "not reached"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", help="recipe file (default: the built-in default recipe)")
-    p.add_argument("--model")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--targets", default="0.92,0.93,0.94", help="comma-separated test accuracies")
-    p.add_argument("--save-dir", help="run directory (default: a temporary one)")
+    p.add_argument("--recipe", default=DEFAULT_RECIPE, help="our recipe file (default: %(default)s)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds for our recipe")
+    p.add_argument("--no-gluoncv", action="store_true", help="skip GluonCV's recipe (about 35 min on 2 cores)")
+    p.add_argument("--gluoncv-epochs", type=int, default=15)
+    p.add_argument("--out", help="keep the runs here (default: a temporary directory)")
+    p.add_argument("--gluoncv-run", metavar="DIR", help=argparse.SUPPRESS)  # the child process of GluonCV's side
     args = p.parse_args()
-    recipe = Recipe.load(args.recipe) if args.recipe else Recipe()
-    if args.model:
-        recipe.model = args.model
-    if args.epochs:
-        recipe.epochs = args.epochs
-    recipe.save_dir = args.save_dir or tempfile.mkdtemp(prefix="tta-")
-    targets = [float(t) for t in args.targets.split(",")]
+    if args.gluoncv_run:
+        return gluoncv_training(args.gluoncv_run, args.gluoncv_epochs)
+    import gluon_tricks  # noqa: F401
+    from gluon_tricks.machine import cpu_flags, machine_info
+    if not os.path.isfile(args.recipe):
+        sys.exit("time_to_accuracy.py: error: recipe %s does not exist" % args.recipe)
+    out = args.out or tempfile.mkdtemp(prefix="tta-")
     machine = machine_info()
-    print("machine: %(cpu)s, %(cores)s cores, bf16 flags %(cpu_bf16)s, MXNet %(mxnet)s" % machine)
-    print("OMP_NUM_THREADS=%s" % os.environ.get("OMP_NUM_THREADS"))
-    print("recipe: %s" % json.dumps(recipe.to_dict(), sort_keys=True))
-    wall = time.time()
-    summary = fit(recipe, progress=False)
-    wall = time.time() - wall
-    epochs = [r for r in read_log(summary["log"]) if r.get("kind") == "epoch"]
-    hits = milestones(epochs, targets)
-    print("\n| target | epoch reached | training time |")
-    print("|---|---|---|")
-    for target, hit in hits.items():
-        print("| %.0f%% | %s | %s |" % (100 * target, hit[0] if hit else "not reached",
-                                      "%.1f min" % (hit[1] / 60) if hit else "-"))
-    print("final test accuracy %.2f%% after %d epochs, %.1f min training (%.1f min wall, with evaluation); "
-          "mean %.0f img/s" % (100 * summary["final_test_acc"], summary["epochs"], summary["train_time"] / 60,
-                                wall / 60, sum(r["img_per_s"] for r in epochs) / len(epochs)))
+    flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni"}))
+    print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s" % (
+        machine["cpu"], machine["cores"], machine["omp_num_threads"], flags, machine["mxnet"]))
+    runs = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        epochs, wall = run_ours(args.recipe, seed, os.path.join(out, "ours-seed%d" % seed))
+        runs.append({"side": "ours", "seed": seed, "epochs": epochs, "wall": wall})
+        print("ours seed %d: %s; final %.2f%% after %d epochs, %s in all" % (
+            seed, ", ".join("%.0f%% %s" % (100 * t, fmt(s)) for t, s in milestones(epochs).items()),
+            100 * epochs[-1]["test_acc"], len(epochs), fmt(wall)), flush=True)
+    if not args.no_gluoncv:
+        epochs, wall = run_gluoncv(os.path.join(out, "gluoncv"), args.gluoncv_epochs)
+        runs.append({"side": "gluoncv", "seed": 0, "epochs": epochs, "wall": wall})
+    print("\n| run | time to 92% | 93% | 94% | final accuracy | epochs | whole run |")
+    print("|---|---|---|---|---|---|---|")
+    for run in runs:
+        hits = milestones(run["epochs"])
+        print("| %s seed %d | %s | %s | %s | %.2f%% | %d | %s |" % (
+            run["side"], run["seed"], *(fmt(hits[t]) for t in TARGETS), 100 * run["epochs"][-1]["test_acc"],
+            len(run["epochs"]), fmt(run["wall"])))
+    ours = [milestones(r["epochs"]) for r in runs if r["side"] == "ours"]
+    summary = {}
+    for t in TARGETS:
+        times = [h[t] for h in ours]
+        summary[t] = statistics.median(times) if all(s is not None for s in times) else None
+    print("ours, median over %d seed(s): %s" % (len(ours), ", ".join("%.0f%% %s" % (100 * t, fmt(s))
+                                                                   for t, s in summary.items())))
+    theirs = [milestones(r["epochs"]) for r in runs if r["side"] == "gluoncv"]
+    if theirs and summary[0.93] and theirs[0][0.93]:
+        print("time to 93%%: GluonCV %s / ours %s = %.1fx" % (fmt(theirs[0][0.93]), fmt(summary[0.93]),
+                                                            theirs[0][0.93] / summary[0.93]))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "time_to_accuracy.jsonl"), "a") as f:
-        f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine,
-                            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "recipe": recipe.to_dict(),
-                            "milestones": {str(k): v for k, v in hits.items()},
-                            "final_test_acc": summary["final_test_acc"], "train_time": summary["train_time"],
-                            "wall_time": wall, "per_epoch": epochs}, sort_keys=True) + "\n")
+        f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "recipe": args.recipe,
+                            "runs": [dict(r, milestones={str(k): v for k, v in milestones(r["epochs"]).items()})
+                                     for r in runs],
+                            "median": {str(k): v for k, v in summary.items()}}, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -215,7 +215,7 @@ def test_progressive_resizing_changes_training_batches_by_stage_and_never_evalua
     from gluon_tricks.data.small import resize_matrix, stage_sizes
     assert stage_sizes((20, 28), 5) == [20, 20, 20, 28, 28]
     assert stage_sizes((16, 20, 24, 28), 4) == [16, 20, 24, 28]
-    assert stage_sizes((), 3) == [None] * 3
+    assert stage_sizes((), 3) == []
     data = _toy(n=4, size=12)
     loader = ArrayLoader(data, batch_size=4, mean=(3.0,), std=(2.0,), train=True, seed=0,
                          sizes=stage_sizes((8, 12), 2))

@@ -240,7 +240,8 @@ def test_wide_resnet_dropout_sits_before_each_units_last_conv_and_adds_no_parame
         assert not np.array_equal(dropped(x).asnumpy(), dropped(x).asnumpy())
 
 
-@pytest.mark.parametrize("name, shape", [("cifar_resnet20_v1d", (4, 3, 32, 32)), ("resnet50_v1b", (2, 3, 64, 64))])
+@pytest.mark.parametrize("name, shape", [("cifar_resnet20_v1d", (4, 3, 32, 32)), ("resnet50_v1b", (2, 3, 64, 64)),
+                                         ("cifar_resnet9", (4, 1, 28, 28))])
 def test_fused_bn_relu_computes_and_learns_exactly_what_bn_then_relu_does(name, shape, tmp_path):
     from mxnet import autograd
     plain, fused = get_model(name, classes=10), get_model(name, classes=10, fused_bn_relu=True)

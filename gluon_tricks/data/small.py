@@ -210,9 +210,9 @@ def resize_matrix(src, dst):
 
 def stage_sizes(sizes, epochs):
     """Progressive resizing: the training input size of each epoch, the epochs split into
-    ``len(sizes)`` equal stages (repeat a size to lengthen its stage); () = the native size."""
+    ``len(sizes)`` equal stages (repeat a size to lengthen its stage); [] (no resizing) for ()."""
     if not sizes:
-        return [None] * epochs
+        return []
     return [int(sizes[min(len(sizes) - 1, e * len(sizes) // epochs)]) for e in range(epochs)]
 
 
@@ -224,7 +224,7 @@ class ArrayLoader:
     the whole normalised batch before it is sharded. The order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
     ``(seed, e, b)``: a run resumed at any batch sees the batches an unbroken run would.
 
-    ``sizes`` (one per epoch, None = native; :func:`stage_sizes`) resizes each training batch after
+    ``sizes`` (one per epoch: :func:`stage_sizes`) resizes each training batch after
     crop and flip: progressive resizing trains early epochs on fewer pixels.
 
     With ``num_parts`` > 1 (distributed workers) every worker draws the same global batch of

@@ -6,36 +6,39 @@ output is scaled by 0.125 (Page found the scale lets a high learning rate train 
 from mxnet.gluon import HybridBlock, nn
 
 
-def _conv_bn(channels, pool=False):
+def _conv_bn(channels, pool=False, fused=False):
     block = nn.HybridSequential(prefix="")
-    block.add(nn.Conv2D(channels, 3, padding=1, use_bias=False), nn.BatchNorm(), nn.Activation("relu"))
+    block.add(nn.Conv2D(channels, 3, padding=1, use_bias=False))
+    block.add(nn.BatchNormReLU()) if fused else block.add(nn.BatchNorm(), nn.Activation("relu"))
     if pool:
         block.add(nn.MaxPool2D(2))
     return block
 
 
 class _Residual(HybridBlock):
-    def __init__(self, channels, **kwargs):
+    def __init__(self, channels, fused=False, **kwargs):
         super().__init__(**kwargs)
         with self.name_scope():
             self.body = nn.HybridSequential(prefix="")
-            self.body.add(_conv_bn(channels), _conv_bn(channels))
+            self.body.add(_conv_bn(channels, fused=fused), _conv_bn(channels, fused=fused))
 
     def hybrid_forward(self, F, x):
         return x + self.body(x)
 
 
 class ResNet9(HybridBlock):
-    """``channels`` are the prep layer's and the three stages' widths."""
+    """``channels`` are the prep layer's and the three stages' widths; ``fused_bn_relu`` runs each
+    BN + ReLU as MXNet's one oneDNN operator (the same parameters: weights load either way)."""
 
-    def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, **kwargs):
+    def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, fused_bn_relu=False, **kwargs):
         super().__init__(**kwargs)
         self._scale = scale
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             c0, c1, c2, c3 = channels
-            self.features.add(_conv_bn(c0), _conv_bn(c1, pool=True), _Residual(c1), _conv_bn(c2, pool=True),
-                              _conv_bn(c3, pool=True), _Residual(c3), nn.GlobalMaxPool2D(), nn.Flatten())
+            f = fused_bn_relu
+            self.features.add(_conv_bn(c0, fused=f), _conv_bn(c1, True, f), _Residual(c1, f), _conv_bn(c2, True, f),
+                              _conv_bn(c3, True, f), _Residual(c3, f), nn.GlobalMaxPool2D(), nn.Flatten())
             self.fc = nn.Dense(classes, use_bias=False)
 
     def hybrid_forward(self, F, x):
