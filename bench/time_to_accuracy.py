@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_RECIPE = os.path.join(ROOT, "model_zoo", "fashion_mnist_fast.yaml")
@@ -130,6 +132,8 @@ def main():
     if not os.path.isfile(args.recipe):
         sys.exit("time_to_accuracy.py: error: recipe %s does not exist" % args.recipe)
     out = args.out or tempfile.mkdtemp(prefix="tta-")
+    with open(args.recipe) as f:
+        fields = yaml.safe_load(f)  # the record keeps what ran, not only a path
     machine = machine_info()
     flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni"}))
     print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s" % (
@@ -164,7 +168,8 @@ def main():
                                                             theirs[0][0.93] / summary[0.93]))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "time_to_accuracy.jsonl"), "a") as f:
-        f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "recipe": args.recipe,
+        f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine,
+                            "recipe": {"file": os.path.relpath(args.recipe, ROOT), "fields": fields},
                             "runs": [dict(r, milestones={str(k): v for k, v in milestones(r["epochs"]).items()})
                                      for r in runs],
                             "median": {str(k): v for k, v in summary.items()}}, sort_keys=True) + "\n")
