@@ -28,7 +28,7 @@ import mxnet as mx
 from mxnet import autograd, gluon
 
 from gluon_tricks import data
-from gluon_tricks.benchmark import complexity, markdown_table, without_ops
+from gluon_tricks.benchmark import complexity, markdown_table, timed, without_ops
 from gluon_tricks.machine import cpu_flags, machine_info
 from gluon_tricks.train import Recipe
 from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer
@@ -98,19 +98,6 @@ def rungs(recipe, batch, shape, classes, real_data):
     steps["without BN"] = fwd_bwd(without_ops(net, ("bn",)))
     steps["convolutions only"] = fwd_bwd(without_ops(net, ("bn", "relu")))
     return steps, net
-
-
-def timed(step, iters):
-    previous = None
-    mx.nd.waitall()
-    tic = time.perf_counter()
-    for _ in range(iters):
-        out = step()
-        if previous is not None:  # two steps in flight, as in fit()
-            previous.wait_to_read()
-        previous = out
-    mx.nd.waitall()
-    return time.perf_counter() - tic
 
 
 def profile(recipe, batch, shape, classes, real_data, iters, blocks):

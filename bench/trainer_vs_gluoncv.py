@@ -21,6 +21,7 @@ import mxnet as mx  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402
 
 from gluon_tricks import get_model  # noqa: E402
+from gluon_tricks.benchmark import timed  # noqa: E402
 from gluon_tricks.train import Recipe  # noqa: E402
 from gluon_tricks.machine import machine_info  # noqa: E402
 from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer  # noqa: E402
@@ -59,19 +60,6 @@ def our_loop(name, x, y, classes, settings=None):
             meter.add(losses, outs, targets)
         return done[-1][0][-1]
     return step
-
-
-def timed(step, iters):
-    previous = None
-    mx.nd.waitall()
-    tic = time.time()
-    for _ in range(iters):
-        loss = step()
-        if previous is not None:
-            previous.wait_to_read()
-        previous = loss
-    mx.nd.waitall()
-    return time.time() - tic
 
 
 def main():

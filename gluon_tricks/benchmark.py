@@ -152,6 +152,21 @@ def without_ops(net, remove=("bn", "relu")):
     return block
 
 
+def timed(step, iters):
+    """Seconds for ``iters`` calls of ``step`` (each returns an NDArray to wait on), at most two in
+    flight as in ``fit``: the engine overlaps a step with the next one's Python work, no more."""
+    previous = None
+    mx.nd.waitall()
+    tic = time.perf_counter()
+    for _ in range(iters):
+        out = step()
+        if previous is not None:
+            previous.wait_to_read()
+        previous = out
+    mx.nd.waitall()
+    return time.perf_counter() - tic
+
+
 def published_top1(name):
     """The ImageNet top-1 (%) published for ``name``'s default weights, or None."""
     found = [e for e in versions(name) if e.default and e.inputs.classes == 1000]
