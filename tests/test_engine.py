@@ -104,14 +104,17 @@ DETERMINISTIC = dict(os.environ, OMP_NUM_THREADS="1", MXNET_CPU_WORKER_NTHREADS=
                      MXNET_STORAGE_FALLBACK_LOG_VERBOSE="0")
 
 
+SMALL_NET = ("--model", "cifar_resnet9", "--model-kwargs", '{"channels": [8, 16, 16, 32]}')  # 2.7M multiply-adds
+
+
 @needs_data
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
-    straight = train_cifar(*_train_args(tmp_path / "straight"), env=DETERMINISTIC)
+    straight = train_cifar(*_train_args(tmp_path / "straight", *SMALL_NET), env=DETERMINISTIC)
     assert straight.returncode == 0, straight.stderr
 
     killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, TRAIN_CIFAR, *_train_args(killed_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, TRAIN_CIFAR, *_train_args(killed_dir, *SMALL_NET)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=DETERMINISTIC)
     latest = killed_dir / "checkpoints" / "latest"
     deadline = time.time() + 300
@@ -125,7 +128,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path):
     stopped_at = int(latest.read_text().strip().split("-")[1])
     assert stopped_at < 30, "the run finished before it could be killed"
 
-    resumed = train_cifar(*_train_args(killed_dir, "--resume"), env=DETERMINISTIC)
+    resumed = train_cifar(*_train_args(killed_dir, *SMALL_NET, "--resume"), env=DETERMINISTIC)
     assert resumed.returncode == 0, resumed.stderr
     records = read_log(str(killed_dir / "log.jsonl"))
     assert [r["kind"] for r in records if r["kind"] in ("start", "resume")] == ["start", "resume"]
