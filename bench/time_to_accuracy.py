@@ -26,15 +26,12 @@ import time
 
 import yaml
 
+from gluon_tricks.train.report import time_to_accuracy  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_RECIPE = os.path.join(ROOT, "model_zoo", "fashion_mnist_fast.yaml")
 TARGETS = (0.92, 0.93, 0.94)
-
-
-def milestones(epochs, targets=TARGETS):
-    """{target: wall seconds at the first evaluation reaching it, or None}."""
-    return {t: next((r["wall_time"] for r in epochs if r["test_acc"] >= t), None) for t in targets}
 
 
 def read_epochs(log):
@@ -143,7 +140,7 @@ def main():
         epochs, wall = run_ours(args.recipe, seed, os.path.join(out, "ours-seed%d" % seed))
         runs.append({"side": "ours", "seed": seed, "epochs": epochs, "wall": wall})
         print("ours seed %d: %s; final %.2f%% after %d epochs, %s in all" % (
-            seed, ", ".join("%.0f%% %s" % (100 * t, fmt(s)) for t, s in milestones(epochs).items()),
+            seed, ", ".join("%.0f%% %s" % (100 * t, fmt(s)) for t, s in time_to_accuracy(epochs, TARGETS).items()),
             100 * epochs[-1]["test_acc"], len(epochs), fmt(wall)), flush=True)
     if not args.no_gluoncv:
         epochs, wall = run_gluoncv(os.path.join(out, "gluoncv"), args.gluoncv_epochs)
@@ -151,18 +148,18 @@ def main():
     print("\n| run | time to 92% | 93% | 94% | final accuracy | epochs | whole run |")
     print("|---|---|---|---|---|---|---|")
     for run in runs:
-        hits = milestones(run["epochs"])
+        hits = time_to_accuracy(run["epochs"], TARGETS)
         print("| %s seed %d | %s | %s | %s | %.2f%% | %d | %s |" % (
             run["side"], run["seed"], *(fmt(hits[t]) for t in TARGETS), 100 * run["epochs"][-1]["test_acc"],
             len(run["epochs"]), fmt(run["wall"])))
-    ours = [milestones(r["epochs"]) for r in runs if r["side"] == "ours"]
+    ours = [time_to_accuracy(r["epochs"], TARGETS) for r in runs if r["side"] == "ours"]
     summary = {}
     for t in TARGETS:
         times = [h[t] for h in ours]
         summary[t] = statistics.median(times) if all(s is not None for s in times) else None
     print("ours, median over %d seed(s): %s" % (len(ours), ", ".join("%.0f%% %s" % (100 * t, fmt(s))
                                                                    for t, s in summary.items())))
-    theirs = [milestones(r["epochs"]) for r in runs if r["side"] == "gluoncv"]
+    theirs = [time_to_accuracy(r["epochs"], TARGETS) for r in runs if r["side"] == "gluoncv"]
     if theirs and summary[0.93] and theirs[0][0.93]:
         print("time to 93%%: GluonCV %s / ours %s = %.1fx" % (fmt(theirs[0][0.93]), fmt(summary[0.93]),
                                                             theirs[0][0.93] / summary[0.93]))
@@ -170,8 +167,8 @@ def main():
     with open(os.path.join(HERE, "results", "time_to_accuracy.jsonl"), "a") as f:
         f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine,
                             "recipe": {"file": os.path.relpath(args.recipe, ROOT), "fields": fields},
-                            "runs": [dict(r, milestones={str(k): v for k, v in milestones(r["epochs"]).items()})
-                                     for r in runs],
+                            "runs": [dict(r, milestones={str(k): v for k, v in
+                                                         time_to_accuracy(r["epochs"], TARGETS).items()}) for r in runs],
                             "median": {str(k): v for k, v in summary.items()}}, sort_keys=True) + "\n")
 
 

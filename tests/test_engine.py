@@ -286,3 +286,12 @@ def test_param_stats_traces_mean_absolute_values_of_parameter_groups(tmp_path):
     assert 0 < records[1]["zeroed"] < records[-1]["zeroed"] < 0.5  # they grow from zero, slowly
     with pytest.raises(ValueError, match="'typo' matches no parameter"):
         fit(Recipe(**QUICK, save_dir=str(tmp_path / "typo")), progress=False, hooks=[ParamStats({"typo": "^nothing$"})])
+
+
+def test_time_to_accuracy_reads_the_first_evaluation_at_or_above_each_target():
+    from gluon_tricks.train.report import time_to_accuracy
+    log = [{"kind": "start"}, {"kind": "epoch", "test_acc": 0.91, "wall_time": 10.0},
+           {"kind": "interval", "test_acc": 0.99},  # not an evaluation
+           {"kind": "epoch", "test_acc": 0.935, "wall_time": 20.0}, {"kind": "epoch", "test_acc": 0.93, "wall_time": 30.0},
+           {"kind": "epoch", "test_acc": 0.94, "wall_time": 40.0}]
+    assert time_to_accuracy(log, [0.9, 0.93, 0.94, 0.95]) == {0.9: 10.0, 0.93: 20.0, 0.94: 40.0, 0.95: None}

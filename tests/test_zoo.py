@@ -264,6 +264,7 @@ def test_a_published_teacher_and_published_starting_weights_come_from_the_zoo(tm
 @needs_data
 def test_publish_turns_a_finished_run_into_a_zoo_entry_with_measured_figures(tmp_path, monkeypatch):
     from gluon_tricks.train import Recipe, fit
+    from gluon_tricks.train.report import read_log
     from gluon_tricks.zoo import publish
     from gluon_tricks.zoo.catalog import HERE, _read
     run = tmp_path / "run"
@@ -281,6 +282,10 @@ def test_publish_turns_a_finished_run_into_a_zoo_entry_with_measured_figures(tmp
     assert metrics["test_images"] == 10000 and metrics["top1"] != pytest.approx(summary["final_test_acc"], abs=1e-9)
     assert entry["top1"] == round(100 * metrics["top1"], 2) and 0 <= metrics["tta_flip_top1"] <= 1
     assert entry["settings"] == {"down": "avg"} and entry["inputs"] == "fashion-mnist"
+    logged = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"][-1]  # the run's own clock
+    assert metrics["wall_time_s"] == round(logged["wall_time"], 1)
+    assert all(round(100 * logged["test_acc"]) >= int(k[:-1]) and v == metrics["wall_time_s"]
+               for k, v in metrics["wall_time_to_logged_top1"].items())
     after = json.load(open(manifest))["models"]
     assert [m for m in after if m["name"] != "tiny_fm"] == before  # nothing else touched
     assert [e.name for e in _read(str(manifest))].count("tiny_fm") == 1  # the catalog reads it

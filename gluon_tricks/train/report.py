@@ -24,6 +24,13 @@ def read_log(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def time_to_accuracy(records, targets):
+    """{target: wall seconds from the process's start to the end of the first evaluation at or above
+    it, or None}, from a log's epoch records (their ``wall_time``)."""
+    epochs = [r for r in records if r.get("kind") == "epoch" and "wall_time" in r]
+    return {t: next((r["wall_time"] for r in epochs if r["test_acc"] >= t), None) for t in targets}
+
+
 def plot_curves(log_path, png_path):
     """Loss, accuracy and learning rate against epoch, from the log's records."""
     import matplotlib
