@@ -68,6 +68,7 @@ def gluoncv_training(save_dir, epochs, batch=128, lr=0.1, seed=0):
     from gluon_tricks.data import load_fashion_mnist
     from gluon_tricks.machine import process_started
     mx.random.seed(seed)
+    ctx = [mx.cpu()]
     train, test = load_fashion_mnist()
     normalize = transforms.Normalize(72.94 / 255, 90.02 / 255)
     transform_train = transforms.Compose([gcv_transforms.RandomCrop(28, pad=2), transforms.RandomFlipLeftRight(),
@@ -91,16 +92,18 @@ def gluoncv_training(save_dir, epochs, batch=128, lr=0.1, seed=0):
     with open(os.path.join(save_dir, "log.jsonl"), "w") as log:
         for epoch in range(epochs):
             tic = time.time()
-            for x, y in train_data:
+            for x, y in train_data:  # as GluonCV's loop: split_and_load moves the batch off shared memory
+                xs, ys = gluon.utils.split_and_load(x, ctx), gluon.utils.split_and_load(y, ctx)
                 with autograd.record():
-                    loss = loss_fn(net(x), y)
-                loss.backward()
+                    losses = [loss_fn(net(xi), yi) for xi, yi in zip(xs, ys)]
+                autograd.backward(losses)
                 trainer.step(batch)
             mx.nd.waitall()
             epoch_time = time.time() - tic
             metric = mx.metric.Accuracy()
             for x, y in test_data:
-                metric.update([y], [net(x)])
+                xs, ys = gluon.utils.split_and_load(x, ctx), gluon.utils.split_and_load(y, ctx)
+                metric.update(ys, [net(xi) for xi in xs])
             record = {"kind": "epoch", "epoch": epoch, "test_acc": metric.get()[1], "epoch_time": epoch_time,
                       "img_per_s": steps / epochs * batch / epoch_time, "wall_time": time.time() - process_started()}
             log.write(json.dumps(record) + "\n")
