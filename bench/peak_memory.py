@@ -47,12 +47,9 @@ def measure(side, args):
 
 
 def main():
+    from trainer_vs_gluoncv import add_side_arguments
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="resnet50_v1d")
-    p.add_argument("--size", type=int, default=224)
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--classes", type=int, default=1000)
+    add_side_arguments(p)
     p.add_argument("--steps", type=int, default=4, help="training steps per side (the peak comes with the first)")
     p.add_argument("--settings", help='our model\'s settings as JSON for a third side "ours+", e.g. '
                                       '\'{"fused_bn_relu": true}\'')

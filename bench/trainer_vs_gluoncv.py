@@ -62,13 +62,18 @@ def our_loop(name, x, y, classes, settings=None):
     return step
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_side_arguments(p):
+    """The network and batch both sides train (shared with bench/peak_memory.py)."""
     p.add_argument("--model", default="resnet50_v1d")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--classes", type=int, default=1000)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_side_arguments(p)
     p.add_argument("--iters", type=int, default=5, help="timed iterations per block")
     p.add_argument("--blocks", type=int, default=3, help="timed blocks per side, alternating")
     p.add_argument("--settings", type=json.loads, default={},
