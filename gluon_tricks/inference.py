@@ -9,6 +9,7 @@ import numpy as np
 from .data import DATASETS
 from .data.augment import transform_image
 from .data.loaders import augment
+from .models import inference_graph
 from .train.checkpoint import Checkpoints
 from .train.config import Recipe
 from .zoo import architecture, build_net, classifier_size, imagenet_class_names, resolve
@@ -64,7 +65,7 @@ class Predictor:
             classes = list(entry.inputs.class_names)
         sample = mx.nd.zeros((1,) + input_shape(recipe))
         kwargs = dict(settings, **recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
-        net = build_net(arch, count, sample, [ctx], params=path, **kwargs)
+        net = inference_graph(build_net(arch, count, sample, [ctx], params=path, **kwargs))
         net.hybridize(static_alloc=True, static_shape=True)
         return cls(net, recipe, class_names(classes, count), ctx)
 

@@ -10,6 +10,7 @@ import warnings
 import mxnet as mx
 
 from .machine import cpu_flags
+from .models import inference_graph
 
 CALIB_MODES = ("naive", "entropy", "none")
 INT8_FAST_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
@@ -58,6 +59,7 @@ def quantize_net(net, shape, images=None, mode="naive", exclude=(), batch=32, ct
     quantized distribution (slower to calibrate), 'none' computes thresholds at run time (no images;
     10-20% slower inference, MXNet's figure). ``exclude``: substrings of layer names kept in float32."""
     ctx = ctx or mx.cpu()
+    inference_graph(net)  # the Pooling op, which oneDNN quantizes
     if mode not in CALIB_MODES:
         raise ValueError("calibration mode %r: choose one of %s" % (mode, ", ".join(CALIB_MODES)))
     calib = None

@@ -1,4 +1,5 @@
 """Models: GluonCV parity, parameter counts, shapes, the tweak switches, hybrid == imperative."""
+import json
 import os
 
 import mxnet as mx
@@ -269,3 +270,63 @@ def _blocks(block):
     yield block
     for child in block._children.values():
         yield from _blocks(child)
+
+
+def test_global_pooling_reduction_and_pooling_op_agree_forward_and_backward():
+    from gluon_tricks.models import GlobalAvgPool, inference_graph
+    x = mx.nd.random.normal(shape=(4, 16, 7, 7), dtype="float32")
+    ref, ours = mx.gluon.nn.GlobalAvgPool2D(), GlobalAvgPool()
+    outs, grads = [], []
+    for block in (ref, ours):
+        block.hybridize()
+        xi = x.copy()
+        xi.attach_grad()
+        with mx.autograd.record():
+            out = block(xi)
+            (out * mx.nd.arange(16).reshape((1, 16, 1, 1))).sum().backward()
+        outs.append(out.asnumpy())
+        grads.append(xi.grad.asnumpy())
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-5, atol=1e-7)
+    assert grads[1][0, 3, 2, 5] == pytest.approx(3 / 49)
+    net = get_model("cifar_resnet20_v1b", classes=10)
+    net.initialize()
+    net.hybridize()
+    y = net(x[:, :3])
+    ops = lambda: {n["op"] for n in json.loads(net._cached_graph[1].tojson())["nodes"]}  # noqa: E731
+    assert "mean" in ops() and "Pooling" not in ops()
+    inference_graph(net)
+    np.testing.assert_allclose(net(x[:, :3]).asnumpy(), y.asnumpy(), rtol=1e-5, atol=1e-6)
+    assert "Pooling" in ops() and "mean" not in ops()
+
+
+def test_training_step_of_a_cifar_resnet_runs_no_reference_kernels_in_pooling_or_batch_norm(tmp_path):
+    """oneDNN's reference kernels (``ref:any``) are its ~100x slower fallbacks: with
+    nn.GlobalAvgPool2D, cifar_resnet20's backward took them for the pooling and every BN behind it."""
+    import subprocess
+    import sys
+    script = tmp_path / "step.py"
+    script.write_text(
+        "import sys, mxnet as mx\n"
+        "from mxnet import autograd, gluon\n"
+        "from gluon_tricks import get_model\n"
+        "net = get_model('cifar_resnet20_v1b', classes=10)\n"
+        "if sys.argv[1] == 'plain':\n"
+        "    net._children['avgpool'] = gluon.nn.GlobalAvgPool2D()\n"
+        "    object.__setattr__(net, 'avgpool', net._children['avgpool'])\n"
+        "net.initialize(); net.hybridize(static_alloc=True)\n"
+        "x = mx.nd.random.normal(shape=(32, 3, 28, 28)); y = mx.nd.zeros((32,))\n"
+        "with autograd.record():\n"
+        "    loss = gluon.loss.SoftmaxCrossEntropyLoss()(net(x), y)\n"
+        "loss.backward(); mx.nd.waitall()\n")
+    env = dict(os.environ, DNNL_VERBOSE="1")
+
+    def slow_kernels(variant):
+        out = subprocess.run([sys.executable, str(script), variant], env=env, capture_output=True, text=True,
+                             check=True).stdout
+        assert "batch_normalization,bnorm" in out and "backward" in out  # the verbose log is there to read
+        return [line for line in out.splitlines() if "ref:any" in line and ("pooling" in line or "batch_norm" in line)]
+
+    assert slow_kernels("ours") == []
+    if "avx512f" in open("/proc/cpuinfo").read():  # where the fallback was measured (blocked 16-channel layouts)
+        assert slow_kernels("plain"), "nn.GlobalAvgPool2D no longer triggers the fallback: the workaround may go"

@@ -65,8 +65,43 @@ def _squeeze_excite(channels):
     return se
 
 
+def global_avg_pool(F, x, pooling_op=False):
+    """Spatial mean of NCHW ``x``, (N, C, 1, 1). Training graphs take it as a reduction: with 128
+    channels or fewer, MXNet 1.9.1's oneDNN ``Pooling(global_pool=True)`` backward hands back its
+    gradient in a layout (acdB16b) that oneDNN has only reference kernels for, so it and every batch
+    norm behind it on the residual path run ~100x slower (cifar_resnet20's step: 2.5x; bench/RESULTS.md
+    "global pooling"). Inference graphs (``pooling_op``) keep the Pooling op, which oneDNN quantizes
+    and ONNX calls GlobalAveragePool. Same numbers either way."""
+    if pooling_op:
+        return F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg")
+    return F.mean(x, axis=(2, 3), keepdims=True)
+
+
+class GlobalAvgPool(HybridBlock):
+    """``nn.GlobalAvgPool2D`` through :func:`global_avg_pool`; no parameters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.pooling_op = False
+
+    def hybrid_forward(self, F, x):
+        return global_avg_pool(F, x, self.pooling_op)
+
+
+def inference_graph(net):
+    """Switch ``net``'s global poolings to the Pooling op (see :func:`global_avg_pool`) and drop its
+    cached graph; returns ``net``. For graphs that are exported, quantized or only run forward."""
+    def switch(block):
+        if isinstance(block, GlobalAvgPool):
+            block.pooling_op = True
+        if isinstance(block, HybridBlock):
+            block._clear_cached_op()  # the next call traces the switched graph
+    net.apply(switch)
+    return net
+
+
 def _se_scale(F, se, x):
-    w = se(F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg"))
+    w = se(global_avg_pool(F, x))
     return F.broadcast_mul(x, w.expand_dims(axis=2).expand_dims(axis=2))
 
 
@@ -205,7 +240,7 @@ class ResNet(HybridBlock):
                 in_channels = planes * expansion
                 setattr(self, "layer%d" % (i + 1), stage)
             self._num_stages = len(layers)
-            self.avgpool = nn.GlobalAvgPool2D()
+            self.avgpool = GlobalAvgPool()
             self.flat = nn.Flatten()
             self.drop = nn.Dropout(final_drop) if final_drop > 0 else None
             self.fc = nn.Dense(classes)

@@ -5,7 +5,7 @@ so GluonCV's v2 parameter files load as they are.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from .resnet import _norm, _se_scale, _squeeze_excite, check_choice, stage_plan
+from .resnet import GlobalAvgPool, _norm, _se_scale, _squeeze_excite, check_choice, stage_plan
 
 
 class PreActUnit(HybridBlock):
@@ -99,7 +99,7 @@ class PreActResNet(HybridBlock):
                 in_channels = planes * expansion
                 self.features.add(stage)
             self.features.add(_norm(norm_layer, norm_kwargs), nn.Activation("relu"),
-                              nn.GlobalAvgPool2D(), nn.Flatten())
+                              GlobalAvgPool(), nn.Flatten())
             self.output = nn.Dense(classes)
 
     def hybrid_forward(self, F, x):
