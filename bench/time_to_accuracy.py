@@ -120,7 +120,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default=DEFAULT_RECIPE, help="our recipe file (default: %(default)s)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds for our recipe")
-    p.add_argument("--no-gluoncv", action="store_true", help="skip GluonCV's recipe (about 35 min on 2 cores)")
+    p.add_argument("--no-gluoncv", action="store_true", help="skip GluonCV's recipe (58 min on a 2-core Xeon)")
     p.add_argument("--gluoncv-epochs", type=int, default=15)
     p.add_argument("--out", help="keep the runs here (default: a temporary directory)")
     p.add_argument("--gluoncv-run", metavar="DIR", help=argparse.SUPPRESS)  # the child process of GluonCV's side
