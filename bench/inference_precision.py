@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Inference side by side: float32, bfloat16 (MXNet AMP), int8 (MXNet's oneDNN quantization) and
-ONNX Runtime (float32) on the same CPU in one run: batch-32 img/s and batch-1 latency p50/p99.
+"""Inference side by side: float32 (the plain graph, and oneDNN's fused graph that Predictor runs),
+bfloat16 (MXNet AMP), int8 (MXNet's oneDNN quantization) and ONNX Runtime (float32) on the same
+CPU in one run: batch-32 img/s and batch-1 latency p50/p99.
 
 Each MXNet precision runs in its own subprocess (AMP patches operators process-wide) through
 ``scripts/benchmark.py --mode inference``; ONNX Runtime runs the float32 network exported by
@@ -23,11 +24,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARK = os.path.join(os.path.dirname(HERE), "scripts", "benchmark.py")
 
 
-def mxnet_rows(args, dtype, folder):
-    out = os.path.join(folder, dtype + ".json")
+def mxnet_rows(args, dtype, folder, *extra):
+    out = os.path.join(folder, dtype + "".join(extra) + ".json")
     cmd = [sys.executable, BENCHMARK, "--model", args.model, "--mode", "inference", "--dtype", dtype,
            "--batch-sizes", "1,%d" % args.batch, "--prof", str(args.iters), "--warmup", "5",
-           "--classes", str(args.classes), "--json", out] + (["--size", str(args.size)] if args.size else [])
+           "--classes", str(args.classes), "--json", out, *extra] + (["--size", str(args.size)] if args.size else [])
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         return {"error": (done.stderr.strip().splitlines() or ["exit %d" % done.returncode])[-1]}
@@ -83,7 +84,8 @@ def main():
     shown = sorted(f for f in flags if f.startswith(("avx512", "amx", "avx_vnni")) or f in ("avx2", "fma"))
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        results["float32"] = mxnet_rows(args, "float32", folder)
+        results["float32"] = mxnet_rows(args, "float32", folder, "--no-fuse")
+        results["float32, oneDNN fused graph"] = mxnet_rows(args, "float32", folder)
         results["bfloat16"] = (mxnet_rows(args, "bfloat16", folder) if machine["cpu_bf16"]
                                else {"error": "no avx512_bf16 or AMX on this CPU"})
         results["int8"] = mxnet_rows(args, "int8", folder)

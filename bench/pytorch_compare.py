@@ -6,8 +6,9 @@ PyTorch is a bench dependency only, in its own venv (its wheels want a newer num
 1.9.1 runs with):  python -m venv ~/torchvenv && ~/torchvenv/bin/pip install torch==2.13.0 numpy
 The PyTorch networks are written here for the bench (ResNet-50-D and CIFAR ResNet-20 with the
 same layers, shapes and parameter counts as ours) and run eager with channels_last, under
-torch.compile, and with bfloat16 autocast. Ours: float32 (hybridized, static memory) and int8
-(MXNet's oneDNN quantization). Prints the CPU and its flags; appends to
+torch.compile, and with bfloat16 autocast. Ours: float32 (hybridized, static memory; for
+inference also oneDNN's fused graph, each BN folded into its convolution, as Predictor runs it)
+and int8 (MXNet's oneDNN quantization). Prints the CPU and its flags; appends to
 bench/results/pytorch_compare.jsonl.
 
     python bench/pytorch_compare.py --torch-python ~/torchvenv/bin/python
@@ -132,6 +133,8 @@ def mxnet_side(args):
     import gluon_tricks  # noqa: F401  (OMP_NUM_THREADS)
     import mxnet as mx
     from gluon_tricks.benchmark import inference_latency, int8_rows, training_speed
+    from gluon_tricks.inference import hybridize_fused
+    from gluon_tricks.models import inference_graph
     from gluon_tricks.zoo import build_net
     shape = (args.channels, args.size, args.size)
     net = build_net(args.model, args.classes, mx.nd.zeros((1,) + shape), [mx.cpu()])
@@ -141,6 +144,8 @@ def mxnet_side(args):
     fp32["train_img_per_s"] = training_speed(args.model, args.batch, shape, steps=max(3, args.iters // 5),
                                              warmup=2, classes=args.classes, label_smoothing=0.0)["img_per_s"]
     rows["ours float32"] = fp32
+    hybridize_fused(inference_graph(net), mx.cpu())
+    rows["ours float32 fused"] = {b: inference_latency(net, b, shape, args.iters, 5) for b in (1, args.batch)}
     rows["ours int8"] = {r["batch"]: r for r in int8_rows(args.model, (1, args.batch), shape, args.iters, 5,
                                                             args.classes)}
     return rows
@@ -187,10 +192,12 @@ def main():
                                                    "%.1f" % r["train_img_per_s"] if "train_img_per_s" in r else "-"))
     base = dict(table)
     for other in ("PyTorch eager", "PyTorch compile"):
-        print("ours float32 / %s: batch-1 p50 latency %.2fx, batch-%d throughput %.2fx, training %.2fx" % (
-            other, base["ours float32"][1]["p50_ms"] / base[other][1]["p50_ms"], args.batch,
-            base["ours float32"][args.batch]["img_per_s"] / base[other][args.batch]["img_per_s"],
-            base["ours float32"]["train_img_per_s"] / base[other]["train_img_per_s"]))
+        for side in ("ours float32", "ours float32 fused"):
+            print("%s / %s: batch-1 p50 latency %.2fx, batch-%d throughput %.2fx" % (
+                side, other, base[side][1]["p50_ms"] / base[other][1]["p50_ms"], args.batch,
+                base[side][args.batch]["img_per_s"] / base[other][args.batch]["img_per_s"]))
+        print("ours / %s: training %.2fx" % (other, base["ours float32"]["train_img_per_s"]
+                                             / base[other]["train_img_per_s"]))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "pytorch_compare.jsonl"), "a") as f:
         f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "flags": flags,

@@ -10,7 +10,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from .models import get_model, list_models
+from .inference import hybridize_fused
+from .models import get_model, inference_graph, list_models
 from .models.registry import natural_key
 from .train import Precision, Recipe
 from .train.step import Meter, Stepper, build_loss, build_trainer
@@ -60,12 +61,17 @@ def training_speed(model, batch, shape, dtype="float32", steps=10, warmup=3, cla
             "step_ms": 1000 * seconds / steps}
 
 
-def speed_rows(model, batches, shape, precision, mode="both", steps=10, warmup=3, classes=1000, ctx=None):
+def speed_rows(model, batches, shape, precision, mode="both", steps=10, warmup=3, classes=1000, ctx=None,
+               fuse=True):
     """(rows, params, multiply-adds): per batch size, inference latency and/or training img/s
-    under ``precision``; complexity only for float32 (AMP's casts would count as layers)."""
+    under ``precision``; complexity only for float32 (AMP's casts would count as layers). float32
+    inference runs the graph a :class:`~gluon_tricks.inference.Predictor` runs (oneDNN's fused
+    one where it exists), or with ``fuse=False`` the plain graph."""
     ctx = ctx or mx.cpu()
     net = precision.activate().prepare(build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
     params, macs = complexity(net, shape) if precision.dtype == "float32" else (None, None)
+    if precision.dtype == "float32" and mode != "train":
+        hybridize_fused(inference_graph(net), ctx, fuse)
     rows = []
     for batch in batches:
         row = {"batch": batch}

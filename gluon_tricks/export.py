@@ -4,7 +4,7 @@ import json
 import mxnet as mx
 import numpy as np
 
-from .inference import input_shape, normalisation
+from .inference import hybridize_fused, input_shape, normalisation
 
 
 def export(predictor, prefix, onnx=True, opset=None):
@@ -15,8 +15,13 @@ def export(predictor, prefix, onnx=True, opset=None):
         raise ValueError("ONNX export takes float32 networks; MXNet's %s graph is written as symbol + params only"
                          % predictor.dtype)
     shape = input_shape(predictor.recipe)
-    predictor.net(mx.nd.zeros((1,) + shape, ctx=predictor.ctx))  # the hybridized graph exists after a call
-    predictor.net.export(prefix, epoch=0)
+    net, x = predictor.net, mx.nd.zeros((1,) + shape, ctx=predictor.ctx)
+    if predictor.dtype == "float32":  # trace the portable graph, not oneDNN's fused one
+        net.hybridize(static_alloc=True, static_shape=True)
+    net(x)  # the hybridized graph exists after a call
+    net.export(prefix, epoch=0)
+    if predictor.dtype == "float32":
+        hybridize_fused(net, predictor.ctx)
     paths = {"symbol": prefix + "-symbol.json", "params": prefix + "-0000.params", "meta": prefix + ".json"}
     recipe = predictor.recipe
     mean, std, resize = normalisation(recipe)

@@ -99,6 +99,41 @@ def test_export_of_a_resnet_d_gives_onnx_outputs_equal_to_mxnet(tmp_path):
     x = mx.nd.array(rng.standard_normal((3, 3, 64, 64)))
     reloaded = mx.gluon.SymbolBlock.imports(paths["symbol"], ["data"], paths["params"])
     np.testing.assert_allclose(reloaded(x).asnumpy(), net(x).asnumpy(), rtol=1e-5, atol=1e-5)
+    assert "_sg_mkldnn" not in open(paths["symbol"]).read()  # the portable graph, not oneDNN's fused one
+
+
+def test_predictor_runs_the_fused_graph_with_the_plain_graphs_numbers(tmp_path):
+    """Inference folds each BN into its convolution (oneDNN's subgraph backend): outputs must match
+    the plain graph with BN statistics far from 0/1, and export must not break the fusion."""
+    import mxnet as mx
+    import numpy as np
+
+    from gluon_tricks import get_model
+    from gluon_tricks.export import export as write
+    from gluon_tricks.inference import Predictor
+    if not mx.runtime.Features().is_enabled("MKLDNN"):
+        pytest.skip("this MXNet build has no oneDNN")
+    net = get_model("resnet18_v1d", classes=5)
+    net.initialize(mx.init.Xavier(magnitude=2))
+    net(mx.nd.zeros((1, 3, 64, 64)))
+    rng = np.random.default_rng(1)
+    for name, p in net.collect_params().items():
+        if name.endswith(("running_mean", "running_var", "gamma", "beta")):
+            low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
+            p.set_data(mx.nd.array(rng.uniform(low, low + 1.0, p.shape)))
+    net.save_parameters(str(tmp_path / "d.params"))
+    net.hybridize(static_alloc=True, static_shape=True)
+    predictor = Predictor.from_model("resnet18_v1d", str(tmp_path / "d.params"), input_size=64)
+    x = mx.nd.array(rng.standard_normal((2, 3, 64, 64)))
+
+    def fused():
+        return predictor.net._cached_graph[1].tojson().count("_sg_mkldnn_conv")
+
+    np.testing.assert_allclose(predictor.net(x).asnumpy(), net(x).asnumpy(), rtol=1e-4, atol=1e-4)
+    assert fused() >= 20  # every convolution of ResNet-18-D (21 with the shortcuts') runs fused
+    write(predictor, str(tmp_path / "m"), onnx=False)
+    np.testing.assert_allclose(predictor.net(x).asnumpy(), net(x).asnumpy(), rtol=1e-4, atol=1e-4)
+    assert fused() >= 20
 
 
 def test_export_of_a_run_says_how_to_preprocess(run, tmp_path):

@@ -44,6 +44,10 @@ def parser():
     p.add_argument("--prof", type=int, default=10, metavar="N", help="timed iterations per measurement (default 10)")
     p.add_argument("--warmup", type=int, default=3, help="untimed iterations first (default 3)")
     p.add_argument("--gpus", default="", help="one GPU id to run on; empty = CPU")
+    p.add_argument("--no-fuse", action="store_true",
+                   help="float32 --mode inference: time the plain graph, not oneDNN's fused one (each BN folded "
+                        "into its convolution, ReLU and residual addition fused) that Predictor, evaluate.py and "
+                        "classify.py run on CPU")
     p.add_argument("--json", metavar="FILE", help="also write the report (with the machine) as JSON")
     return p
 
@@ -79,7 +83,7 @@ def main(args):
                                                      ctxs[0]), None, None
         else:
             rows, params, macs = benchmark.speed_rows(args.model, batches, shape, precision, args.mode, args.prof,
-                                                      args.warmup, args.classes, ctxs[0])
+                                                      args.warmup, args.classes, ctxs[0], not args.no_fuse)
         columns = [c for c in SPEED_COLUMNS if any(c[1] in r for r in rows)]
         print("%s, %s, input %dx%dx%d, %s%s" % (args.model, args.dtype, *shape, report["machine"]["cpu"],
               "" if params is None else ", %.2fM params, %.2f GMACs/image" % (params / 1e6, macs / 1e9)))
