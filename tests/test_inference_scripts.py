@@ -72,23 +72,31 @@ def test_bad_input_stops_with_one_line(run, fashion_jpegs, script, argv, reason,
 
 
 
+def resnet_d_with_odd_bn(classes, rng, path):
+    """ResNet-18-D (64 px) whose BN statistics are far from 0/1, so folding them wrongly would
+    show; its weights saved to ``path``."""
+    import mxnet as mx
+
+    from gluon_tricks import get_model
+    net = get_model("resnet18_v1d", classes=classes)
+    net.initialize(mx.init.Xavier(magnitude=2))
+    net(mx.nd.zeros((1, 3, 64, 64)))
+    for name, p in net.collect_params().items():
+        if name.endswith(("running_mean", "running_var", "gamma", "beta")):
+            low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
+            p.set_data(mx.nd.array(rng.uniform(low, low + 1.0, p.shape)))
+    net.save_parameters(str(path))
+    return net
+
+
 def test_export_of_a_resnet_d_gives_onnx_outputs_equal_to_mxnet(tmp_path):
     pytest.importorskip("onnxruntime", reason="onnxruntime is installed by .ci/run (pip --no-deps)")
     import mxnet as mx
     import numpy as np
     import onnx
 
-    from gluon_tricks import get_model
-    net = get_model("resnet18_v1d", classes=7)
-    net.initialize(mx.init.Xavier(magnitude=2))
-    net(mx.nd.zeros((1, 3, 64, 64)))
-    rng = np.random.default_rng(0)  # BN statistics far from 0/1, so folding them wrongly would show
-    for name, p in net.collect_params().items():
-        if name.endswith(("running_mean", "running_var", "gamma", "beta")):
-            low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
-            p.set_data(mx.nd.array(rng.uniform(low, low + 1.0, p.shape)))
-    net.save_parameters(str(tmp_path / "d.params"))
-
+    rng = np.random.default_rng(0)
+    net = resnet_d_with_odd_bn(7, rng, tmp_path / "d.params")
     paths = export.main(["--model", "resnet18_v1d", "--params", str(tmp_path / "d.params"), "--input-size", "64",
                          "--output", str(tmp_path / "out" / "r18d"), "--check"])
     assert paths["difference"] < 1e-4
@@ -108,20 +116,12 @@ def test_predictor_runs_the_fused_graph_with_the_plain_graphs_numbers(tmp_path):
     import mxnet as mx
     import numpy as np
 
-    from gluon_tricks import get_model
     from gluon_tricks.export import export as write
     from gluon_tricks.inference import Predictor
     if not mx.runtime.Features().is_enabled("MKLDNN"):
         pytest.skip("this MXNet build has no oneDNN")
-    net = get_model("resnet18_v1d", classes=5)
-    net.initialize(mx.init.Xavier(magnitude=2))
-    net(mx.nd.zeros((1, 3, 64, 64)))
     rng = np.random.default_rng(1)
-    for name, p in net.collect_params().items():
-        if name.endswith(("running_mean", "running_var", "gamma", "beta")):
-            low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
-            p.set_data(mx.nd.array(rng.uniform(low, low + 1.0, p.shape)))
-    net.save_parameters(str(tmp_path / "d.params"))
+    net = resnet_d_with_odd_bn(5, rng, tmp_path / "d.params")
     net.hybridize(static_alloc=True, static_shape=True)
     predictor = Predictor.from_model("resnet18_v1d", str(tmp_path / "d.params"), input_size=64)
     x = mx.nd.array(rng.standard_normal((2, 3, 64, 64)))
