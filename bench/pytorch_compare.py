@@ -17,9 +17,10 @@ bench/results/pytorch_compare.jsonl.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+
+import torch_venv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TORCH_MODELS = {"resnet50_v1d": "resnet50d", "cifar_resnet20_v1": "resnet20"}
@@ -112,23 +113,14 @@ def main():
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--iters", type=int, default=30, help="timed calls per inference measurement")
-    p.add_argument("--torch-python", default=os.path.expanduser("~/torchvenv/bin/python"),
-                   help="the python of a venv with torch==2.13.0 (default ~/torchvenv/bin/python)")
-    p.add_argument("--torch-side", action="store_true", help=argparse.SUPPRESS)
+    torch_venv.add_arguments(p)
     args = p.parse_args()
     if args.torch_side:
         return torch_side(args)
-    if not os.path.isfile(args.torch_python):
-        sys.exit("no PyTorch venv at %s: python -m venv ~/torchvenv && ~/torchvenv/bin/pip install torch==2.13.0 numpy"
-                 % args.torch_python)
+    torch_venv.check(args.torch_python)
     from gluon_tricks.machine import cpu_flags, machine_info
     ours = mxnet_side(args)
-    argv = [a for a in sys.argv[1:]]
-    done = subprocess.run([args.torch_python, os.path.abspath(__file__), "--torch-side", *argv],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=""))
-    if done.returncode:
-        sys.exit("the PyTorch side failed: %s" % done.stderr.strip()[-2000:])
-    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    theirs = torch_venv.run_side(args.torch_python, __file__, sys.argv[1:])
     machine = machine_info()
     flags = sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx", "avx_vnni")) or f in ("avx2", "fma"))
     print("machine: %s, %s cores, OMP_NUM_THREADS=%s, MXNet %s; flags: %s" % (

@@ -17,10 +17,10 @@ side by side: top-1, final training loss and mean |gamma| of the zeroed BNs at t
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
+
+import torch_venv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPORT = os.path.join(HERE, "ablation", "zero_gamma")
@@ -140,18 +140,14 @@ def main():
     p.add_argument("--seeds", default="0")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--train-samples", type=int, default=10000)
-    p.add_argument("--torch-python", default=os.path.expanduser("~/torchvenv/bin/python"),
-                   help="the python of a venv with torch==2.13.0 (default ~/torchvenv/bin/python)")
-    p.add_argument("--torch-side", action="store_true", help=argparse.SUPPRESS)
+    torch_venv.add_arguments(p)
     p.add_argument("--row", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.torch_side:
         return torch_side(args)
-    if not os.path.isfile(args.torch_python):
-        sys.exit("no PyTorch venv at %s: python -m venv ~/torchvenv && ~/torchvenv/bin/pip install torch==2.13.0 numpy"
-                 % args.torch_python)
+    torch_venv.check(args.torch_python)
     import gluon_tricks  # noqa: F401  (OMP_NUM_THREADS, shared with the PyTorch side)
     from gluon_tricks.machine import machine_info
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -166,12 +162,8 @@ def main():
                     continue
                 data = data or subset_file(folder, seed, args.train_samples)
                 print("[%s] seed %d: training in PyTorch" % (row, seed), flush=True)
-                run = subprocess.run([args.torch_python, os.path.abspath(__file__), "--torch-side", "--row", row,
-                                      "--seed", str(seed), "--epochs", str(args.epochs), "--data", data],
-                                     capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=""))
-                if run.returncode:
-                    sys.exit("the PyTorch side failed: %s" % run.stderr.strip()[-2000:])
-                result = json.loads(run.stdout.strip().splitlines()[-1])
+                result = torch_venv.run_side(args.torch_python, __file__, ["--row", row, "--seed", str(seed),
+                                                                           "--epochs", str(args.epochs), "--data", data])
                 entry = {"row": row, "seed": seed, "epochs": args.epochs, "train_samples": args.train_samples,
                          "time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), **result}
                 with open(record, "a") as f:
