@@ -70,3 +70,26 @@ for letter, name in names.items():
     base = base or ms
     print("%-8s %-13s %10.2f %8.2f %8.0f (%.2fx) %10s" % (letter, name, params / 1e6, macs / 1e9, ms, ms / base,
                                                            published_top1(name)))
+
+# %%
+# fb.resnet.torch's block switches
+# --------------------------------
+# Two more changes to the residual unit are settings too: ``bn_after_add=True`` moves a unit's last
+# batch norm from its branch onto the sum, ``relu_after_add=False`` leaves the sum without its ReLU.
+# Gross and Wilber (fb.resnet.torch) found both worse on CIFAR-10. Our grid
+# (``scripts/ablate.py --grid fb-blocks``, cifar_resnet20_v1b, 12 epochs on 10,000 Fashion-MNIST images,
+# 3 seeds; ``bench/RESULTS.md``) reads baseline 87.22 +- 0.48, BN after the addition 87.66 +- 0.50, no ReLU
+# after it 87.11 +- 0.86: at that budget neither separates from the seeds' spread. Each switch reorders a
+# unit's operators (read off its traced graph) and keeps its parameters, so one weights file loads into all:
+import json
+
+
+def unit_ops(**switches):
+    unit = models.get_model("cifar_resnet20_v1b", classes=10, **switches).layer1[0]
+    nodes = json.loads(unit(mx.sym.var("x")).tojson())["nodes"]
+    return [n["op"] for n in nodes if n["op"] != "null"], len(unit.collect_params().keys())
+
+
+for switches in ({}, {"bn_after_add": True}, {"relu_after_add": False}):
+    ops, count = unit_ops(**switches)
+    print("%-26s %d parameters: %s" % (switches or "baseline", count, " > ".join(ops)))
