@@ -139,7 +139,9 @@ def hybridize_fused(net, ctx, fuse=True):
     each convolution runs with its BN folded in and its ReLU and residual addition fused, the same
     numbers to float rounding (1.2-1.7x faster at batch 1, bench/RESULTS.md). A graph exported from
     it would carry oneDNN-only operators, so :func:`gluon_tricks.export.export` traces it plainly.
-    Returns ``net``."""
+    The folded weights are computed on the first call and kept: parameters changed afterwards are
+    not seen until the graph is hybridized again (our ``load_parameters`` does that; a trainer's
+    updates would not, so training evaluates with the plain graph). Returns ``net``."""
     fuse = fuse and ctx.device_type == "cpu" and mx.runtime.Features().is_enabled("MKLDNN")
     net.hybridize(backend="MKLDNN" if fuse else None, static_alloc=True, static_shape=True)
     return net

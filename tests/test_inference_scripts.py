@@ -134,6 +134,11 @@ def test_predictor_runs_the_fused_graph_with_the_plain_graphs_numbers(tmp_path):
     write(predictor, str(tmp_path / "m"), onnx=False)
     np.testing.assert_allclose(predictor.net(x).asnumpy(), net(x).asnumpy(), rtol=1e-4, atol=1e-4)
     assert fused() >= 20
+    other = resnet_d_with_odd_bn(5, rng, tmp_path / "e.params")  # other weights: the folded ones must follow
+    other.hybridize(static_alloc=True, static_shape=True)
+    predictor.net.load_parameters(str(tmp_path / "e.params"))
+    np.testing.assert_allclose(predictor.net(x).asnumpy(), other(x).asnumpy(), rtol=1e-4, atol=1e-4)
+    assert fused() >= 20
 
 
 def test_export_of_a_run_says_how_to_preprocess(run, tmp_path):

@@ -39,7 +39,7 @@ def load_params(net, source, ctx=None, allow_missing=False, ignore_extra=False,
     if loaded and not any("." in k for k in loaded):
         net.collect_params().load(str(source), ctx, allow_missing, ignore_extra, net.prefix,
                                   cast_dtype=cast_dtype, dtype_source=dtype_source)
-        return
+        return _retrace(net)
     params = net._collect_params_with_prefix()  # structural names, as save_parameters writes them
     missing = set(params) - set(loaded)
     extra = set(loaded) - set(params)
@@ -61,3 +61,11 @@ def load_params(net, source, ctx=None, allow_missing=False, ignore_extra=False,
             where, _listing(wrong, limit=4)))
     for name in set(params) & set(loaded):
         params[name]._load_init(loaded[name], ctx, cast_dtype=cast_dtype, dtype_source=dtype_source)
+    _retrace(net)
+
+
+def _retrace(net):
+    """Drop ``net``'s compiled graphs. A graph fused by oneDNN's subgraph backend (inference's
+    :func:`~gluon_tricks.inference.hybridize_fused`) folds BN into the convolution weights once, on
+    its first call, and would keep computing with the weights it had then; the next call re-folds."""
+    net.apply(lambda block: block._clear_cached_op() if isinstance(block, mx.gluon.HybridBlock) else None)
