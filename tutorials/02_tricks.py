@@ -155,3 +155,22 @@ table = os.path.join(here, os.pardir, "bench", "ablation", "table.csv")
 with open(table) as f:
     rows = list(csv.DictReader(f))
 print("\n".join("%-20s %s +- %s" % (r["row"], r["mean"], r["std"]) for r in rows))
+
+# %%
+# All of them on the full data set
+# --------------------------------
+# The ladder above is a short budget. The zoo holds two full-length pairs: one network (ResNet-9 at
+# half width) trained on all 60,000 images with the bag of tricks and with the paper's baseline
+# for the same epochs; ``zoo publish`` measured each on all 10,000 test images
+# (``python bench/tricks_vs_baseline.py`` draws their curves).
+import json
+
+zoo = os.path.join(here, os.pardir, "model_zoo")
+for tricks in ("fashion_mnist_resnet9_w32", "fashion_mnist_resnet9_w32_e30"):
+    top1 = {}
+    for name in (tricks, tricks + "_baseline"):
+        with open(os.path.join(zoo, name, "metrics.json")) as f:
+            metrics = json.load(f)
+        top1[name] = 100 * metrics["top1"]
+    print("%d epochs: baseline %.2f%%, tricks %.2f%%, gain %+.2f points" % (
+        metrics["epochs"], top1[tricks + "_baseline"], top1[tricks], top1[tricks] - top1[tricks + "_baseline"]))
