@@ -72,9 +72,10 @@ def list_versions(root, pattern, as_json):
         if as_json:
             print(json.dumps(dict(e.describe(), where=_where(root, e))))
     if not as_json:
-        print("%-28s %-18s %-20s %6s %6s  %s" % ("name", "version", "data set", "top-1", "top-5", "here"))
+        row = "%%-%ds %%-18s %%-20s %%6s %%6s  %%s" % max(len(e.name) for e in found)  # names line up
+        print(row % ("name", "version", "data set", "top-1", "top-5", "here"))
         for e in found:
-            print("%-28s %-18s %-20s %6s %6s  %s" % (
+            print(row % (
                 e.name, e.tag + (" (default)" if e.default else ""), e.inputs.eval_set.split(" (")[0],
                 "" if e.top1 is None else "%.2f" % e.top1, "" if e.top5 is None else "%.2f" % e.top5, _where(root, e)))
     return found
