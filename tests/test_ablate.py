@@ -83,9 +83,49 @@ def test_fb_resnet_torch_grids_change_one_thing_each_on_the_b_baseline():
     assert [r.model_kwargs for _, r in blocks[1:]] == [{"bn_after_add": True}, {"relu_after_add": False}]
     assert all(_diff(base, r) == {"model_kwargs"} for _, r in blocks[1:])
     optimizers = ablate.row_recipes(Recipe(epochs=10), grid=ablate.FB_OPTIMIZERS, independent=True)
-    assert len(optimizers) == 15 and len({(r.optimizer, r.lr) for _, r in optimizers}) == 15  # no row twice
-    assert all(_diff(optimizers[0][1], r) <= {"optimizer", "lr"} for _, r in optimizers[1:])
+    settings = {(r.optimizer, r.lr, json.dumps(r.optimizer_params)) for _, r in optimizers}
+    assert len(optimizers) == 15 and len(settings) == 15  # no row twice
+    assert all(_diff(optimizers[0][1], r) <= {"optimizer", "lr", "optimizer_params"} for _, r in optimizers[1:])
     assert {r.optimizer for _, r in optimizers} == {"nag", "rmsprop", "adadelta", "adagrad", "adam"}
+
+
+def _one_step(recipe):
+    """The weights of a small net after one step of the recipe's trainer from a fixed start."""
+    import mxnet as mx
+    from mxnet import autograd, gluon
+    from gluon_tricks.train.step import build_trainer
+    net = gluon.nn.Dense(3, in_units=4)
+    net.initialize(mx.init.Constant(0.5))
+    trainer = build_trainer(recipe, net)
+    x = mx.nd.array(np.arange(8).reshape(2, 4) / 8.0)
+    with autograd.record():
+        loss = (net(x) - mx.nd.array([[1, 0, 0], [0, 1, 0]])).square().sum()
+    loss.backward()
+    trainer.step(2)
+    return net.weight.data().asnumpy()
+
+
+def test_each_optimizer_row_changes_the_update_mxnet_makes():
+    """Three rows of one optimizer must be three different optimizers: MXNet's AdaDelta ignores the
+    learning rate, so its rows vary epsilon (rows that only changed lr would train the same run)."""
+    rows = ablate.row_recipes(Recipe(epochs=10), grid=ablate.FB_OPTIMIZERS, independent=True)
+    steps = {}
+    for label, recipe in rows:
+        steps.setdefault(ablate.optimizer_of(label), []).append(_one_step(recipe))
+    for name, weights in steps.items():
+        for i in range(len(weights)):
+            for j in range(i):
+                assert not np.allclose(weights[i], weights[j], rtol=1e-4, atol=1e-7), name
+    # the trap the grid avoids: two learning rates, one AdaDelta update
+    lr_only = [_one_step(Recipe(epochs=10, optimizer="adadelta", lr=lr)) for lr in (0.3, 3.0)]
+    assert np.allclose(lr_only[0], lr_only[1])
+
+
+def test_optimizer_settings_mxnet_does_not_take_stop_before_training():
+    from gluon_tricks.train.step import check_optimizer
+    check_optimizer("adam", {"beta1": 0.95})
+    with pytest.raises(ValueError, match="adadelta does not take"):
+        check_optimizer("adadelta", {"beta1": 0.95})
 
 
 def test_each_optimizer_is_reported_at_its_best_learning_rate():

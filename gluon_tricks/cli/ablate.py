@@ -32,7 +32,8 @@ def parser():
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; every row runs each (default 0,1,2)")
     p.add_argument("--grid", default="table6", choices=sorted(ablate.GRIDS),
                    help="table6: the paper's trick ladder (default); fb-blocks: BN after the addition, no ReLU after "
-                        "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, three learning rates each")
+                        "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, three step sizes each "
+                        "(learning rates; epsilon for Adadelta, which has no learning rate in MXNet)")
     p.add_argument("--rows", help="comma-separated row labels to run (default: all but distillation without a "
                                   "teacher); table6's labels: " + "; ".join(label for label, _ in ablate.GRID))
     p.add_argument("--record", metavar="FILE", help="JSON lines of finished runs, read and appended: commit it so "

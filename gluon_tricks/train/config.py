@@ -70,6 +70,10 @@ class Recipe:
     epochs: int = opt(15, "training epochs")
     optimizer: str = opt("nag", "any MXNet optimizer by name: nag (Nesterov), sgd, adam, adamw, rmsprop, adagrad, "
                                 "adadelta, lamb, ...")
+    optimizer_params: dict = field(default_factory=dict, metadata={
+        "help": "more settings of the optimizer by MXNet's names, as JSON, e.g. '{\"beta1\": 0.95}' for adam or "
+                "'{\"epsilon\": 1e-6}' for adadelta (which has no learning rate in MXNet)", "flag": None,
+        "negative": None})
     lr: float = opt(0.1, "peak learning rate after warmup (see --lr-batch-scale)")
     lr_batch_scale: int = opt(0, "linear scaling: lr = lr * batch_size * accumulate * workers / N (the paper uses "
                                  "256); 0 = off")

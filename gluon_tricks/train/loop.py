@@ -97,7 +97,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     recipe = resolve_dtype(recipe, ctxs)
     precision = Precision.from_recipe(recipe).check(ctxs)
     parallel.check_kvstore(recipe.kv_store, ctxs)
-    check_optimizer(recipe.optimizer)
+    check_optimizer(recipe.optimizer, recipe.optimizer_params)
     if recipe.teacher:
         architecture(recipe.teacher)  # unknown names fail before any data is read
     precision.activate()

@@ -1,6 +1,8 @@
 """One optimizer step: the loss, the trainer, and the :class:`Stepper` that runs forward and
 backward over the devices and applies the (loss-scaled, accumulated) update. ``fit``, the
 benchmark and the bench scripts all time this same step."""
+import json
+
 import mxnet as mx
 from mxnet import autograd
 
@@ -18,10 +20,14 @@ def build_loss(recipe):
     return SoftTargetLoss()
 
 
-def check_optimizer(name):
-    """Stop before any work on an optimizer MXNet does not have."""
+def check_optimizer(name, params=None):
+    """Stop before any work on an optimizer MXNet does not have, or on settings it does not take."""
     if name not in mx.optimizer.Optimizer.opt_registry:
         raise ValueError("unknown optimizer %r; MXNet has %s" % (name, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
+    try:
+        mx.optimizer.create(name, **(params or {}))
+    except TypeError as e:
+        raise ValueError("optimizer_params %s: %s does not take them (%s)" % (json.dumps(params), name, e)) from None
 
 
 def build_trainer(recipe, net, reduction=None, precision=None):
@@ -29,13 +35,14 @@ def build_trainer(recipe, net, reduction=None, precision=None):
     when asked; float32 master weights under float16; reduced by ``reduction``."""
     reduction = reduction or Reduction()
     precision = precision or Precision.from_recipe(recipe)
-    check_optimizer(recipe.optimizer)
+    check_optimizer(recipe.optimizer, recipe.optimizer_params)
     if recipe.no_wd:  # Bag of Tricks 3.1: no bias decay (BN gamma/beta and biases)
         for param in net.collect_params(".*gamma|.*beta|.*bias").values():
             param.wd_mult = 0.0
     opt = {"learning_rate": recipe.effective_lr(reduction.workers), "wd": recipe.wd}
     if recipe.optimizer in ("sgd", "nag", "signum", "lars", "lbsgd"):
         opt["momentum"] = recipe.momentum
+    opt.update(recipe.optimizer_params)
     opt.update(precision.optimizer_params())
     by_hand = precision.dtype == "float16" or recipe.accumulate > 1
     return reduction.trainer(net.collect_params(), recipe.optimizer, opt, reduce_by_hand=by_hand)
