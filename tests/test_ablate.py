@@ -1,5 +1,6 @@
 """The ablation harness: rows are the recipe changes they claim, statistics are right, runs resume."""
 import csv
+import dataclasses
 import json
 import os
 
@@ -150,3 +151,22 @@ def test_a_record_of_finished_runs_lets_another_machine_continue_the_grid(tmp_pa
     with pytest.raises(SystemExit):
         script.main([a if a != "256" else "320" for a in argv] + ["--out", str(tmp_path / "machine3")])
     assert "the record holds 'baseline' seed 0 with another recipe (train_samples differ)" in capsys.readouterr().err
+
+
+@needs_data
+def test_jobs_train_runs_in_worker_processes_and_keep_what_finished_when_one_fails(tmp_path, capsys):
+    before = os.environ.get("OMP_NUM_THREADS")
+    small = Recipe(epochs=1, train_samples=256, test_samples=128, batch_size=64, warmup_epochs=0.0)
+    broken = dataclasses.replace(small, teacher="cifar_resnet20_v1", teacher_params=str(tmp_path / "missing.params"))
+    record = str(tmp_path / "runs.jsonl")
+    with pytest.raises(ablate.RunsFailed, match=r"1 of 2 runs failed: \[broken\] seed 0: .*missing.params"):
+        ablate.run_grid([("ok", small), ("broken", broken)], [0], str(tmp_path / "out"), record=record, jobs=2)
+    assert [json.loads(line)["row"] for line in open(record)] == ["ok"]  # the finished run is kept
+    assert "Traceback" in open(tmp_path / "out" / "broken" / "seed0" / "output.txt").read()
+    output = open(tmp_path / "out" / "ok" / "seed0" / "output.txt").read()
+    assert "epoch 1/1" in output and "epoch 1/1" not in capsys.readouterr().out  # the worker's, not ours
+    start = json.loads(open(tmp_path / "out" / "ok" / "seed0" / "log.jsonl").readline())
+    assert start["machine"]["omp_num_threads"] == (before or str(max(1, os.cpu_count() // 2)))  # cores / jobs
+    assert os.environ.get("OMP_NUM_THREADS") == before  # ours is as it was
+    again = ablate.run_grid([("ok", small)], [0], str(tmp_path / "elsewhere"), record=record, jobs=2)
+    assert again == {"ok": [json.loads(open(record).readline())["final_test_acc"]]}

@@ -9,6 +9,7 @@ import sys
 import threading
 import traceback
 
+from ..ablate import RunsFailed
 from ..data import DatasetNotFound, RecordFileError
 from ..models import UnknownModel, WeightsMismatch
 from ..train import Recipe, TrainingDiverged
@@ -19,7 +20,7 @@ from ..quantize import CALIB_MODES
 
 # Errors a user can act on; anything else is our bug and keeps its traceback.
 USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, CheckpointError, DeviceError,
-               PrecisionUnsupported, RecordFileError, ValueError, FileNotFoundError)
+               PrecisionUnsupported, RecordFileError, RunsFailed, ValueError, FileNotFoundError)
 
 
 def _comma_floats(text):
