@@ -139,7 +139,7 @@ def _fit_to_file(recipe):
     os.makedirs(recipe.save_dir, exist_ok=True)
     with open(os.path.join(recipe.save_dir, "output.txt"), "a") as f, contextlib.redirect_stdout(f):
         try:
-            return fit(recipe, resume=True)["final_test_acc"]
+            return fit(recipe, progress=False, resume=True)["final_test_acc"]
         except Exception:
             traceback.print_exc(file=f)
             raise
