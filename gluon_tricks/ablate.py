@@ -266,25 +266,42 @@ def summarise(results):
     return rows
 
 
-def write_report(summary, out, title):
-    """table.md, table.csv and chart.png under ``out``; returns their paths."""
+def paired_steps(summary, stacked=True):
+    """Each row against the row above (``stacked``) or the first row, seed by seed: (mean, standard
+    error) of the per-seed differences, or None. Rows of one seed share its data subset and start,
+    so the paired difference is steadier than the difference of the means."""
+    steps = [None]
+    for i, s in enumerate(summary[1:], 1):
+        ref = summary[i - 1] if stacked else summary[0]
+        if s["n"] < 2 or s["n"] != ref["n"]:
+            steps.append(None)
+            continue
+        d = np.asarray(s["values"]) - np.asarray(ref["values"])
+        steps.append((d.mean(), d.std(ddof=1) / np.sqrt(len(d))))
+    return steps
+
+
+def write_report(summary, out, title, stacked=True):
+    """table.md, table.csv and chart.png under ``out``; returns their paths. ``stacked``: each row
+    adds to the row above (the paired step is taken against it), else to the first row."""
     os.makedirs(out, exist_ok=True)
     paths = {"markdown": os.path.join(out, "table.md"), "csv": os.path.join(out, "table.csv"),
              "chart": os.path.join(out, "chart.png")}
-    base = summary[0]["mean"]
-    lines = ["# %s" % title, "", "| row | top-1 mean (%) | std | min | max | vs baseline | seeds |",
-             "|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %+.2f | %s |" % (
-            s["row"], s["mean"], s["std"], s["min"], s["max"], s["mean"] - base, ", ".join("%.2f" % v for v in s["values"])))
+    base, steps = summary[0]["mean"], paired_steps(summary, stacked)
+    lines = ["# %s" % title, "", "| row | top-1 mean (%%) | std | min | max | vs baseline | %s, by seed (+- s.e.) | "
+             "seeds |" % ("step from the row above" if stacked else "vs baseline"), "|---|---|---|---|---|---|---|---|"]
+    for s, step in zip(summary, steps):
+        lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %+.2f | %s | %s |" % (
+            s["row"], s["mean"], s["std"], s["min"], s["max"], s["mean"] - base,
+            "%+.2f +- %.2f" % step if step else "", ", ".join("%.2f" % v for v in s["values"])))
     with open(paths["markdown"], "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(paths["csv"], "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["row", "mean", "std", "min", "max", "n", "values"])
-        for s in summary:
+        w.writerow(["row", "mean", "std", "min", "max", "n", "values", "step_mean", "step_se"])
+        for s, step in zip(summary, steps):
             w.writerow([s["row"], "%.4f" % s["mean"], "%.4f" % s["std"], "%.4f" % s["min"], "%.4f" % s["max"], s["n"],
-                        json.dumps(s["values"])])
+                        json.dumps(s["values"])] + (["%.4f" % step[0], "%.4f" % step[1]] if step else ["", ""]))
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -341,7 +358,7 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
         grid_name, recipes[0][1].model, base.dataset, base.epochs,
         ", %d training images" % base.train_samples if base.train_samples else "", ",".join(map(str, seeds)),
         ", each change alone" if independent else ", tricks stacked")
-    paths = write_report(summary, out, title)
+    paths = write_report(summary, out, title, stacked=not independent)
     if grid_name == "fb-optimizers":  # the comparison at each optimizer's best learning rate
         lines = ["", "Each optimizer at its best learning rate (of those tried):", "",
                  "| optimizer, lr | top-1 mean (%) | std | seeds |", "|---|---|---|---|"]

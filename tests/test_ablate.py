@@ -45,7 +45,7 @@ def test_summary_statistics_and_report_files(tmp_path):
     assert summary[0]["mean"] == pytest.approx(91.0) and summary[0]["std"] == pytest.approx(np.std([90, 92], ddof=1))
     assert summary[1]["n"] == 3 and summary[1]["min"] == pytest.approx(93.0)
     paths = ablate.write_report(summary, str(tmp_path), "t")
-    assert "| + x | 94.00 | 1.00 | 93.00 | 95.00 | +3.00 |" in open(paths["markdown"]).read()
+    assert "| + x | 94.00 | 1.00 | 93.00 | 95.00 | +3.00 |  |" in open(paths["markdown"]).read()  # 2 vs 3 seeds: no pairs
     assert os.path.getsize(paths["chart"]) > 1000
 
 
@@ -127,6 +127,19 @@ def test_optimizer_settings_mxnet_does_not_take_stop_before_training():
     check_optimizer("adam", {"beta1": 0.95})
     with pytest.raises(ValueError, match="adadelta does not take"):
         check_optimizer("adadelta", {"beta1": 0.95})
+
+
+def test_steps_are_paired_by_seed_against_the_row_above_or_the_baseline(tmp_path):
+    summary = ablate.summarise({"baseline": [0.80, 0.90, 0.85], "+ a": [0.81, 0.91, 0.87], "+ b": [0.80, 0.92, 0.86]})
+    above, alone = ablate.paired_steps(summary), ablate.paired_steps(summary, stacked=False)
+    assert above[0] is None and alone[0] is None
+    assert above[1] == pytest.approx((4 / 3, np.std([1, 1, 2], ddof=1) / np.sqrt(3)))  # seed-wise: +1, +1, +2
+    assert above[2] == pytest.approx((-1 / 3, np.std([-1, 1, -1], ddof=1) / np.sqrt(3)))
+    assert alone[2] == pytest.approx((1.0, 1 / np.sqrt(3)))  # +0, +2, +1 against the baseline
+    paths = ablate.write_report(summary, str(tmp_path), "t")
+    assert "| +1.33 +- 0.33 |" in open(paths["markdown"]).read()
+    rows = list(csv.DictReader(open(paths["csv"])))
+    assert [r["step_mean"] for r in rows] == ["", "1.3333", "-0.3333"]
 
 
 def test_each_optimizer_is_reported_at_its_best_learning_rate():
