@@ -51,11 +51,11 @@ FB_BLOCKS = [
 ]
 # ... and SGD with Nesterov momentum against adaptive optimizers, each at a tuned step size: three
 # values per optimizer around its usual one, and one more past the end where the best of the three
-# was at an end (seed 0, 12 epochs: RMSprop's at 1e-3, Adagrad's at 0.01); the table reports each
+# was at an end (seed 0, 12 epochs: RMSprop's at 1e-3, Adagrad's at 0.01, Adam's at 3e-3); the table reports each
 # optimizer's best. MXNet's AdaDelta has no learning rate (nor schedule): epsilon sets its step size.
 OPTIMIZER_STEPS = {"nag": ("lr", (0.05, 0.2)), "rmsprop": ("lr", (1e-4, 3e-4, 1e-3, 3e-3)),  # nag lr 0.1: baseline
                    "adadelta": ("epsilon", (1e-6, 1e-5, 1e-4)), "adagrad": ("lr", (0.003, 0.01, 0.03, 0.1)),
-                   "adam": ("lr", (3e-4, 1e-3, 3e-3))}
+                   "adam": ("lr", (3e-4, 1e-3, 3e-3, 1e-2))}
 FB_OPTIMIZERS = [("baseline", {"model": "@v1b"})] + [
     ("%s, %s %g" % (name, key, value),
      {"optimizer": name, "lr": value} if key == "lr" else {"optimizer": name, "optimizer_params": {key: value}})
@@ -147,14 +147,16 @@ def _fit_to_file(recipe):
 
 
 def train_in_workers(todo, jobs, record=None, echo=print):
-    """Train [(label, recipe)] ``jobs`` at a time, each worker on cores / jobs threads: a small
-    network leaves cores idle in one process (two 1-thread ResNet-20 runs on 2 cores train 1.3x
-    the images per second of one 2-thread run, bench/RESULTS.md). Every finished run is recorded
-    as it ends; a failed run does not stop the others, and the first failure is raised at the end."""
+    """Train [(label, recipe)] ``jobs`` at a time, each worker on 1/jobs of our threads
+    (``OMP_NUM_THREADS``, else the cores): a small network leaves cores idle in one process (two
+    1-thread ResNet-20 runs on 2 cores train 1.3x the images per second of one 2-thread run,
+    bench/RESULTS.md). Every finished run is recorded as it ends; a failed run does not stop the
+    others, and the first failure is raised at the end."""
     import concurrent.futures as futures
     import multiprocessing
-    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // jobs))
-    saved = os.environ.get("OMP_NUM_THREADS")
+    saved = os.environ.get("OMP_NUM_THREADS")  # our thread budget if set, else every core
+    budget = int(saved) if saved and saved.isdigit() else (os.cpu_count() or 1)
+    threads = str(max(1, budget // jobs))
     os.environ["OMP_NUM_THREADS"] = threads  # the spawned workers read it when they import MXNet
     results, failures = {}, []
     try:

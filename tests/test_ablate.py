@@ -71,7 +71,9 @@ def test_the_script_runs_rows_with_seeds_reuses_finished_runs_and_distils(tmp_pa
 
 def test_bad_rows_and_seeds_stop_with_one_line(tmp_path, capsys):
     for argv, reason in ((["--rows", "+ nothing"], "unknown row"), (["--seeds", "a"], "comma-separated integers"),
-                         (["--rows", "+ distillation"], "needs --teacher")):
+                         (["--rows", "+ distillation"], "needs --teacher"),
+                         (["--grid", "fb-optimizers", "--rows", "adam, lr 0.01; nothing"], "unknown row(s) ['nothing']"),
+                         (["--jobs", "0"], "--jobs must be >= 1")):
         with pytest.raises(SystemExit):
             script.main(argv + ["--out", str(tmp_path)])
         assert reason in capsys.readouterr().err
@@ -179,7 +181,7 @@ def test_jobs_train_runs_in_worker_processes_and_keep_what_finished_when_one_fai
     output = open(tmp_path / "out" / "ok" / "seed0" / "output.txt").read()
     assert "epoch 1/1" in output and "epoch 1/1" not in capsys.readouterr().out  # the worker's, not ours
     start = json.loads(open(tmp_path / "out" / "ok" / "seed0" / "log.jsonl").readline())
-    assert start["machine"]["omp_num_threads"] == (before or str(max(1, os.cpu_count() // 2)))  # cores / jobs
+    assert start["machine"]["omp_num_threads"] == str(max(1, int(before or os.cpu_count()) // 2))  # ours / jobs
     assert os.environ.get("OMP_NUM_THREADS") == before  # ours is as it was
     again = ablate.run_grid([("ok", small)], [0], str(tmp_path / "elsewhere"), record=record, jobs=2)
     assert again == {"ok": [json.loads(open(record).readline())["final_test_acc"]]}

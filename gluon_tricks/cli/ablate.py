@@ -34,12 +34,14 @@ def parser():
                    help="table6: the paper's trick ladder (default); fb-blocks: BN after the addition, no ReLU after "
                         "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, three step sizes each "
                         "(learning rates; epsilon for Adadelta, which has no learning rate in MXNet)")
-    p.add_argument("--rows", help="comma-separated row labels to run (default: all but distillation without a "
+    p.add_argument("--rows", help="row labels to run, separated by commas, or by semicolons when labels hold commas "
+                                  "(default: all but distillation without a "
                                   "teacher); table6's labels: " + "; ".join(label for label, _ in ablate.GRID))
     p.add_argument("--record", metavar="FILE", help="JSON lines of finished runs, read and appended: commit it so "
                                                     "another machine continues the grid without the run folders")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="train N runs at once, each in its own process on cores/N threads (output in each run's "
+                   help="train N runs at once, each in its own process on 1/N of the threads (OMP_NUM_THREADS, else the "
+                        "cores; output in each run's "
                         "output.txt): small networks use the cores better so, e.g. two 1-thread ResNet-20 runs on "
                         "2 cores train 1.3x the images/s of one 2-thread run (default 1)")
     p.add_argument("--independent", action="store_true", help="each trick alone on the baseline, not stacked")
@@ -59,7 +61,8 @@ def main(args):
         args.warmup_epochs = 0.0  # the baseline has none; the cosine row sets its own (epochs / 10)
     if args.jobs < 1:
         raise ValueError("--jobs must be >= 1, got %d" % args.jobs)
-    rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
+    sep = ";" if args.rows and ";" in args.rows else ","  # fb-optimizers' labels hold commas
+    rows = [r.strip() for r in args.rows.split(sep) if r.strip()] if args.rows else None
     summary, paths = ablate.ablate(recipe_from_args(args), seeds, args.out, rows, args.independent, args.teacher,
                                    args.teacher_params, args.train_teacher, args.progress, grid=args.grid,
                                    record=args.record, jobs=args.jobs)
