@@ -363,8 +363,8 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
         ", each change alone" if independent else ", tricks stacked")
     paths = write_report(summary, out, title, stacked=not independent)
     if grid_name == "fb-optimizers":  # the comparison at each optimizer's best learning rate
-        lines = ["", "Each optimizer at its best learning rate (of those tried):", "",
-                 "| optimizer, lr | top-1 mean (%) | std | seeds |", "|---|---|---|---|"]
+        lines = ["", "Each optimizer at its best step size (of those tried):", "",
+                 "| optimizer, step size | top-1 mean (%) | std | seeds |", "|---|---|---|---|"]
         lines += ["| %s | %.2f | %.2f | %s |" % (s["row"], s["mean"], s["std"], ", ".join("%.2f" % v for v in s["values"]))
                   for s in best_per_group(summary)]
         with open(paths["markdown"], "a") as f:
