@@ -63,7 +63,7 @@ def main():
     print("| way | wall time, best of %d (s) | speed-up |" % args.repeats)
     print("|---|---|---|")
     print("| one after another, all cores | %.1f | 1.00x |" % best[1])
-    print("| %d at once, cores/%d threads each | %.1f | %.2fx |" % (args.jobs, args.jobs, best[args.jobs],
+    print("| %d at once, 1/%d of the threads each | %.1f | %.2fx |" % (args.jobs, args.jobs, best[args.jobs],
                                                                   best[1] / best[args.jobs]))
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "parallel_runs.jsonl"), "a") as f:
