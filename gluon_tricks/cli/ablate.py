@@ -32,7 +32,7 @@ def parser():
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; every row runs each (default 0,1,2)")
     p.add_argument("--grid", default="table6", choices=sorted(ablate.GRIDS),
                    help="table6: the paper's trick ladder (default); fb-blocks: BN after the addition, no ReLU after "
-                        "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, three step sizes each "
+                        "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, 3-5 step sizes each "
                         "(learning rates; epsilon for Adadelta, which has no learning rate in MXNet)")
     p.add_argument("--rows", help="row labels to run, separated by commas, or by semicolons when labels hold commas "
                                   "(default: all but distillation without a "
