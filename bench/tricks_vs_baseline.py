@@ -4,7 +4,14 @@ with the bag of tricks and with the paper's baseline for the same epochs (issue 
 table (top-1 without and with flip TTA as ``zoo publish`` measured them on all test images, and the
 difference) and draws both test-accuracy curves per pair; reads only the committed zoo files.
 
+Each published pair is one seed. ``--seeds`` measures the gain's spread on a proxy that fits a
+session: the last pair's two recipes, unchanged but for a narrower network (``--channels``) and
+fewer epochs (``--epochs``, the schedule at the same fractions of training), trained once per
+seed (seeds pair the runs: same start, same data order) through the ablation machinery, so
+``--record`` lets another machine continue and the table carries the per-seed differences.
+
     python bench/tricks_vs_baseline.py
+    python bench/tricks_vs_baseline.py --seeds 0,1,2 --epochs 14 --channels 16,32,64,128 --jobs 2
 """
 import argparse
 import json
@@ -13,9 +20,13 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from gluon_tricks import ablate  # noqa: E402
+from gluon_tricks.machine import machine_info  # noqa: E402
+from gluon_tricks.train import Recipe  # noqa: E402
 from gluon_tricks.train.report import read_log  # noqa: E402
 
-ZOO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model_zoo")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ZOO = os.path.join(HERE, "..", "model_zoo")
 PAIRS = ["fashion_mnist_resnet9_w32:fashion_mnist_resnet9_w32_baseline",
          "fashion_mnist_resnet9_w32_e30:fashion_mnist_resnet9_w32_e30_baseline"]
 
@@ -58,6 +69,34 @@ def chart(rows, path):
     plt.close(fig)
 
 
+def proxy_rows(pair, epochs, channels):
+    """[(label, recipe)] of a published pair's recipe files (model_zoo/<name>.yaml), baseline first,
+    at ``epochs`` and with the ResNet-9's ``channels``."""
+    tricks, _, baseline = pair.partition(":")
+    rows = []
+    for label, name in (("paper's baseline", baseline), ("bag of tricks", tricks)):
+        r = Recipe.load(os.path.join(ZOO, name + ".yaml")).with_epochs(epochs)
+        rows.append((label, Recipe.from_dict(dict(r.to_dict(), model_kwargs=dict(r.model_kwargs, channels=channels)))))
+    return rows
+
+
+def train_proxy(args):
+    rows = proxy_rows(args.pairs[-1], args.epochs, args.channels)
+    results = ablate.run_grid(rows, args.seeds, args.out, record=args.record, jobs=args.jobs)
+    summary = ablate.summarise(results)
+    title = "%s at %s channels, %d epochs, seeds %s" % (
+        args.pairs[-1].replace(":", " / "), "-".join(map(str, args.channels)), args.epochs,
+        ",".join(map(str, args.seeds)))
+    paths = ablate.write_report(summary, args.report, title, stacked=False)
+    info = machine_info()
+    with open(paths["markdown"], "a") as f:
+        f.write("\nMachine: %s, %s cores, bf16 flags %s, MXNet %s. Regenerate: `python bench/tricks_vs_baseline.py --seeds %s "
+                "--epochs %d --channels %s --jobs %d --record %s`\n" % (
+                    info["cpu"], info["cores"], " ".join(info["cpu_bf16"]) or "none", info["mxnet"], ",".join(map(str, args.seeds)), args.epochs,
+                    ",".join(map(str, args.channels)), args.jobs, os.path.relpath(args.record)))
+    print(open(paths["markdown"]).read())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,7 +104,20 @@ def main(argv=None):
                         help="published model names, tricks first (default: the ResNet-9 pairs)")
     parser.add_argument("--chart", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                         "tricks_vs_baseline.png"), help="PNG to write")
+    parser.add_argument("--seeds", type=lambda v: [int(s) for s in v.split(",")],
+                        help="train the last pair's proxy with these seeds (e.g. 0,1,2) instead of reading the zoo")
+    parser.add_argument("--epochs", type=int, default=14, help="proxy: epochs (default 14)")
+    parser.add_argument("--channels", type=lambda v: [int(c) for c in v.split(",")], default=[16, 32, 64, 128],
+                        help="proxy: the ResNet-9's four widths (default 16,32,64,128: a quarter of 64-128-256-512)")
+    parser.add_argument("--jobs", type=int, default=1, help="proxy: runs at once (see ablate.py --jobs)")
+    parser.add_argument("--out", default="runs/tricks_pair", help="proxy: where the runs go")
+    parser.add_argument("--report", default=os.path.join(HERE, "ablation", "tricks_pair"),
+                        help="proxy: where table.md, table.csv and chart.png go")
+    parser.add_argument("--record", default=os.path.join(HERE, "ablation", "tricks_pair", "runs.jsonl"),
+                        help="proxy: JSON lines of finished runs (committed; a rerun continues from it)")
     args = parser.parse_args(argv)
+    if args.seeds:
+        return train_proxy(args)
     rows = []
     for pair in args.pairs:
         tricks, _, baseline = pair.partition(":")

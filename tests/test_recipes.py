@@ -1,5 +1,6 @@
 """The published recipes in model_zoo/: their schedules are the ones their papers describe, and the
 fast ResNet-9 recipe trains."""
+import dataclasses
 import json
 import os
 
@@ -25,6 +26,21 @@ def test_classic_recipe_divides_by_10_at_epochs_82_and_123():
     s = Schedule.from_recipe(r, 391)  # 50000 / 128
     assert s(82 * 391 - 1) == pytest.approx(0.1) and s(82 * 391) == pytest.approx(0.01)
     assert s(123 * 391) == pytest.approx(0.001) and r.optimizer == "sgd" and r.wd == 1e-4
+
+
+def test_with_epochs_keeps_the_schedule_at_the_same_fractions_of_training():
+    """The tricks/baseline proxy of issue 14 shortens the 30-epoch pair to 14 epochs this way."""
+    base = Recipe.load(os.path.join(ZOO, "fashion_mnist_resnet9_w32_e30_baseline.yaml"))
+    short = base.with_epochs(14)
+    assert short.epochs == 14 and short.lr_decay_epochs == pytest.approx((3.5, 7.0, 10.5))
+    long_steps, short_steps = Schedule.from_recipe(base, 100), Schedule.from_recipe(short, 100)
+    for fraction in (0.1, 0.3, 0.6, 0.9):  # the same lr at the same point of either run
+        assert short_steps(int(fraction * 1400)) == pytest.approx(long_steps(int(fraction * 3000)))
+    tricks = dataclasses.replace(Recipe.load(os.path.join(ZOO, "fashion_mnist_resnet9_w32_e30.yaml")),
+                                 mixup_off_epochs=6).with_epochs(15)
+    assert (tricks.warmup_epochs, tricks.mixup_off_epochs, tricks.lr, tricks.label_smoothing) == (1.0, 3, 0.4, 0.1)
+    with pytest.raises(ValueError, match="progressive"):
+        Recipe.load(os.path.join(ZOO, "fashion_mnist_fast.yaml")).with_epochs(7)
 
 
 @needs_data

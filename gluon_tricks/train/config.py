@@ -219,5 +219,15 @@ class Recipe:
             json.dump(self.to_dict(), f, indent=2, sort_keys=True)
         os.replace(tmp, path)
 
+    def with_epochs(self, epochs):
+        """The same recipe over ``epochs``, its schedule's landmarks (warmup, lr steps, mixup's last
+        epochs) at the same fractions of training: a shorter proxy of a long run, or a longer one."""
+        if self.train_sizes:
+            raise ValueError("a progressive-resizing recipe (train_sizes) has no single scale; set its sizes by hand")
+        f = epochs / self.epochs
+        return dataclasses.replace(self, epochs=epochs, warmup_epochs=round(self.warmup_epochs * f, 4),
+                                   lr_decay_epochs=tuple(round(e * f, 4) for e in self.lr_decay_epochs),
+                                   mixup_off_epochs=int(round(self.mixup_off_epochs * f))).validate()
+
     def short(self):
         return "%s on %s, %d epochs" % (self.model, self.dataset, self.epochs)
