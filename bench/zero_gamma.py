@@ -11,6 +11,8 @@ listed in the report folder's runs.jsonl (committed), are reused: the grid can b
 parts, on several machines.
 
     python bench/zero_gamma.py --out runs/zero_gamma --seeds 0,1 --epochs 12 --train-samples 10000
+    python bench/zero_gamma.py --out runs/zero_gamma_36ep --seeds 0 --epochs 36 --rows "cosine,cosine + zero gamma" \
+        --report bench/ablation/zero_gamma_36ep
 """
 import argparse
 import json
@@ -86,13 +88,18 @@ def main():
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--train-samples", type=int, default=10000)
-    p.add_argument("--rows", help="comma-separated labels (default: all)")
+    p.add_argument("--rows", help="comma-separated labels to train (default: all; each row is the baseline with its "
+                                  "changes, the baseline itself runs only when listed; the table compares with the "
+                                  "first row trained)")
     p.add_argument("--report", default=os.path.join(HERE, "ablation", "zero_gamma"), help="where tables and charts go")
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     base = Recipe(dataset="fashion-mnist", epochs=args.epochs, train_samples=args.train_samples, log_interval=20)
-    grid = [g for g in GRID if not args.rows or g[0] in args.rows.split(",") or g[0] == "baseline"]
-    rows = ablate.row_recipes(base, grid, independent=True)
+    wanted = args.rows.split(",") if args.rows else [label for label, _ in GRID]
+    unknown = sorted(set(wanted) - {label for label, _ in GRID})
+    if unknown:
+        p.error("unknown row(s) %s; rows are: %s" % (unknown, ", ".join(label for label, _ in GRID)))
+    rows = [(label, r) for label, r in ablate.row_recipes(base, GRID, independent=True) if label in wanted]
     results = ablate.run_grid(rows, seeds, args.out, echo=lambda s: print(s, flush=True),
                               hooks=lambda: [ParamStats(GROUPS, every=10)],
                               record=os.path.join(args.report, "runs.jsonl"))
@@ -105,13 +112,15 @@ def main():
         s["final_zeroed_gamma"] = [round(t["zeroed_gamma"], 4) for t in ends]
         s["final_other_gamma"] = [round(t["other_gamma"], 4) for t in ends]
     os.makedirs(args.report, exist_ok=True)
-    title = "zero gamma on cifar_resnet20_v1, fashion-mnist, %d epochs, %d training images, seeds %s" % (
-        args.epochs, args.train_samples, args.seeds)
+    title = "zero gamma on cifar_resnet20_v1, fashion-mnist, %d epochs, %d training images, seeds %s%s" % (
+        args.epochs, args.train_samples, args.seeds, ", against %s" % rows[0][0] if rows[0][0] != "baseline" else "")
     paths = ablate.write_report(summary, args.report, title)
     chart(args.report, rows, seeds, os.path.join(args.report, "gammas.png"))
     with open(os.path.join(args.report, "summary.json"), "w") as f:
         json.dump({"machine": machine_info(), "command": "python bench/zero_gamma.py --out %s --seeds %s --epochs %d "
-                   "--train-samples %d" % (args.out, args.seeds, args.epochs, args.train_samples),
+                   "--train-samples %d%s --report %s" % (args.out, args.seeds, args.epochs, args.train_samples,
+                                                         ' --rows "%s"' % args.rows if args.rows else "",
+                                                         os.path.relpath(args.report)),
                    "recipes": {label: r.to_dict() for label, r in rows}, "rows": summary}, f, indent=1)
     for s in summary:
         print("%-32s %.2f +- %.2f  train loss %s  |gamma| zeroed %s other %s" % (
