@@ -21,7 +21,6 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from gluon_tricks import ablate  # noqa: E402
-from gluon_tricks.machine import machine_info  # noqa: E402
 from gluon_tricks.train import Recipe  # noqa: E402
 from gluon_tricks.train.report import read_log  # noqa: E402
 
@@ -84,16 +83,14 @@ def train_proxy(args):
     rows = proxy_rows(args.pairs[-1], args.epochs, args.channels)
     results = ablate.run_grid(rows, args.seeds, args.out, record=args.record, jobs=args.jobs)
     summary = ablate.summarise(results)
-    title = "%s at %s channels, %d epochs, seeds %s" % (
+    title = "%s: their recipes at %s channels, %d epochs, all Fashion-MNIST training images, seeds %s" % (
         args.pairs[-1].replace(":", " / "), "-".join(map(str, args.channels)), args.epochs,
         ",".join(map(str, args.seeds)))
-    paths = ablate.write_report(summary, args.report, title, stacked=False)
-    info = machine_info()
-    with open(paths["markdown"], "a") as f:
-        f.write("\nMachine: %s, %s cores, bf16 flags %s, MXNet %s. Regenerate: `python bench/tricks_vs_baseline.py --seeds %s "
-                "--epochs %d --channels %s --jobs %d --record %s`\n" % (
-                    info["cpu"], info["cores"], " ".join(info["cpu_bf16"]) or "none", info["mxnet"], ",".join(map(str, args.seeds)), args.epochs,
-                    ",".join(map(str, args.channels)), args.jobs, os.path.relpath(args.record)))
+    command = "python bench/tricks_vs_baseline.py --seeds %s --epochs %d --channels %s --jobs %d --record %s" % (
+        ",".join(map(str, args.seeds)), args.epochs, ",".join(map(str, args.channels)), args.jobs,
+        os.path.relpath(args.record))
+    notes = ablate.report_notes(args.record, [label for label, _ in rows], args.seeds, command)
+    paths = ablate.write_report(summary, args.report, title, stacked=False, notes=notes)
     print(open(paths["markdown"]).read())
 
 

@@ -21,7 +21,6 @@ import shutil
 
 import gluon_tricks  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
 from gluon_tricks import ablate
-from gluon_tricks.machine import machine_info
 from gluon_tricks.train import ParamStats, Recipe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,12 +99,13 @@ def main():
     if unknown:
         p.error("unknown row(s) %s; rows are: %s" % (unknown, ", ".join(label for label, _ in GRID)))
     rows = [(label, r) for label, r in ablate.row_recipes(base, GRID, independent=True) if label in wanted]
+    record = os.path.join(args.report, "runs.jsonl")
     results = ablate.run_grid(rows, seeds, args.out, echo=lambda s: print(s, flush=True),
                               hooks=lambda: [ParamStats(GROUPS, every=10)],
-                              record=os.path.join(args.report, "runs.jsonl"))
+                              record=record)
     summary = ablate.summarise(results)
     keep_traces(args.out, args.report, rows, seeds)
-    done = ablate.read_record(os.path.join(args.report, "runs.jsonl"))
+    done = ablate.read_record(record)
     for s in summary:
         s["final_train_loss"] = [round(done[(s["row"], seed)]["final_train_loss"], 4) for seed in seeds]
         ends = [t[-1] for t in traces(args.report, s["row"], seeds).values()]
@@ -114,13 +114,14 @@ def main():
     os.makedirs(args.report, exist_ok=True)
     title = "zero gamma on cifar_resnet20_v1, fashion-mnist, %d epochs, %d training images, seeds %s%s" % (
         args.epochs, args.train_samples, args.seeds, ", against %s" % rows[0][0] if rows[0][0] != "baseline" else "")
-    paths = ablate.write_report(summary, args.report, title)
+    command = "python bench/zero_gamma.py --out %s --seeds %s --epochs %d --train-samples %d%s --report %s" % (
+        args.out, args.seeds, args.epochs, args.train_samples, ' --rows "%s"' % args.rows if args.rows else "",
+        os.path.relpath(args.report))
+    notes = ablate.report_notes(record, [label for label, _ in rows], seeds, command)
+    paths = ablate.write_report(summary, args.report, title, notes=notes)
     chart(args.report, rows, seeds, os.path.join(args.report, "gammas.png"))
     with open(os.path.join(args.report, "summary.json"), "w") as f:
-        json.dump({"machine": machine_info(), "command": "python bench/zero_gamma.py --out %s --seeds %s --epochs %d "
-                   "--train-samples %d%s --report %s" % (args.out, args.seeds, args.epochs, args.train_samples,
-                                                         ' --rows "%s"' % args.rows if args.rows else "",
-                                                         os.path.relpath(args.report)),
+        json.dump({"machines": [n[len("Machine: "):] for n in notes if n.startswith("Machine: ")], "command": command,
                    "recipes": {label: r.to_dict() for label, r in rows}, "rows": summary}, f, indent=1)
     for s in summary:
         print("%-32s %.2f +- %.2f  train loss %s  |gamma| zeroed %s other %s" % (

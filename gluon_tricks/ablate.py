@@ -284,9 +284,35 @@ def paired_steps(summary, stacked=True):
     return steps
 
 
-def write_report(summary, out, title, stacked=True):
+def describe_machines(machines):
+    """One line per distinct machine (CPU, cores, bf16 flags, MXNet) of ``machines`` (machine_info
+    dicts), with the thread counts its runs used: what a table's figures were measured on."""
+    found = {}
+    for m in machines:
+        key = (m.get("cpu"), m.get("cores"), tuple(m.get("cpu_bf16") or ()), m.get("mxnet"))
+        found.setdefault(key, set()).add(str(m.get("omp_num_threads") or "all"))
+    return ["%s, %s cores, bf16 flags: %s, MXNet %s, %s thread(s) a run" % (
+        cpu, cores, " ".join(flags) or "none", mxnet, " or ".join(sorted(threads)))
+        for (cpu, cores, flags, mxnet), threads in found.items()]
+
+
+def report_notes(record, labels, seeds, command=None):
+    """The lines under a table: the machines its runs were trained on (from the record, else this
+    one) and the command that regenerates it."""
+    from .machine import machine_info
+    done = read_record(record)
+    machines = [done[(label, seed)]["machine"] for label in labels for seed in seeds
+                if (label, seed) in done and done[(label, seed)].get("machine")]
+    lines = ["Machine: %s" % line for line in describe_machines(machines or [machine_info()])]
+    if command:
+        lines.append("Regenerate (finished runs are read from the record, not retrained): `%s`" % command)
+    return lines
+
+
+def write_report(summary, out, title, stacked=True, notes=()):
     """table.md, table.csv and chart.png under ``out``; returns their paths. ``stacked``: each row
-    adds to the row above (the paired step is taken against it), else to the first row."""
+    adds to the row above (the paired step is taken against it), else to the first row. ``notes``:
+    lines under the table (machine, command)."""
     os.makedirs(out, exist_ok=True)
     paths = {"markdown": os.path.join(out, "table.md"), "csv": os.path.join(out, "table.csv"),
              "chart": os.path.join(out, "chart.png")}
@@ -297,6 +323,8 @@ def write_report(summary, out, title, stacked=True):
         lines.append("| %s | %.2f | %.2f | %.2f | %.2f | %+.2f | %s | %s |" % (
             s["row"], s["mean"], s["std"], s["min"], s["max"], s["mean"] - base,
             "%+.2f +- %.2f" % step if step else "", ", ".join("%.2f" % v for v in s["values"])))
+    if notes:  # a markdown line break after each text line; tables and blank lines as they are
+        lines += [""] + [n if not n or n.startswith("|") else n + "  " for n in notes]
     with open(paths["markdown"], "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(paths["csv"], "w", newline="") as f:
@@ -325,11 +353,12 @@ def write_report(summary, out, title, stacked=True):
 
 
 def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher_params=None, train_teacher=False,
-           progress=False, echo=print, grid="table6", record=None, jobs=1):
+           progress=False, echo=print, grid="table6", record=None, jobs=1, command=None):
     """Run ``rows`` (labels; default: all, without distillation unless a teacher can be had) of the
     named ``grid`` (:data:`GRIDS`) on ``base`` for every seed under ``out``; (summary, report
     paths). ``train_teacher`` trains ``teacher`` first with the recipe of the row before
-    distillation (seed 0). ``record``, ``jobs``: see :func:`run_grid`."""
+    distillation (seed 0). ``record``, ``jobs``: see :func:`run_grid`. ``command``: how to
+    regenerate the table, written under it with the machines of its runs."""
     if not seeds:
         raise ValueError("no seeds given")
     if grid not in GRIDS:
@@ -361,12 +390,11 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
         grid_name, recipes[0][1].model, base.dataset, base.epochs,
         ", %d training images" % base.train_samples if base.train_samples else "", ",".join(map(str, seeds)),
         ", each change alone" if independent else ", tricks stacked")
-    paths = write_report(summary, out, title, stacked=not independent)
+    notes = []
     if grid_name == "fb-optimizers":  # the comparison at each optimizer's best learning rate
-        lines = ["", "Each optimizer at its best step size (of those tried):", "",
+        notes = ["Each optimizer at its best step size (of those tried):", "",
                  "| optimizer, step size | top-1 mean (%) | std | seeds |", "|---|---|---|---|"]
-        lines += ["| %s | %.2f | %.2f | %s |" % (s["row"], s["mean"], s["std"], ", ".join("%.2f" % v for v in s["values"]))
-                  for s in best_per_group(summary)]
-        with open(paths["markdown"], "a") as f:
-            f.write("\n".join(lines) + "\n")
-    return summary, paths
+        notes += ["| %s | %.2f | %.2f | %s |" % (s["row"], s["mean"], s["std"], ", ".join("%.2f" % v for v in s["values"]))
+                  for s in best_per_group(summary)] + [""]
+    notes += report_notes(record, [label for label, _ in recipes], seeds, command)
+    return summary, write_report(summary, out, title, stacked=not independent, notes=notes)

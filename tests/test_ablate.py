@@ -144,6 +144,23 @@ def test_steps_are_paired_by_seed_against_the_row_above_or_the_baseline(tmp_path
     assert [r["step_mean"] for r in rows] == ["", "1.3333", "-0.3333"]
 
 
+def test_a_table_names_the_machines_its_record_trained_on(tmp_path):
+    record = tmp_path / "runs.jsonl"
+    xeon = {"cpu": "Xeon", "cores": 2, "cpu_bf16": ["amx_bf16"], "mxnet": "1.9.1"}
+    lines = [("baseline", 0, dict(xeon, omp_num_threads="2")), ("+ x", 0, dict(xeon, omp_num_threads="1")),
+             ("+ x", 1, {"cpu": "EPYC", "cores": 2, "cpu_bf16": [], "mxnet": "1.9.1", "omp_num_threads": "2"}),
+             ("other", 0, {"cpu": "Elsewhere", "cores": 64})]  # not a row of this table
+    record.write_text("".join(json.dumps({"row": r, "seed": k, "machine": m}) + "\n" for r, k, m in lines))
+    notes = ablate.report_notes(str(record), ["baseline", "+ x"], [0, 1], command="python scripts/ablate.py --x")
+    assert notes == ["Machine: Xeon, 2 cores, bf16 flags: amx_bf16, MXNet 1.9.1, 1 or 2 thread(s) a run",
+                     "Machine: EPYC, 2 cores, bf16 flags: none, MXNet 1.9.1, 2 thread(s) a run",
+                     "Regenerate (finished runs are read from the record, not retrained): `python scripts/ablate.py --x`"]
+    summary = ablate.summarise({"baseline": [0.9], "+ x": [0.91]})
+    text = open(ablate.write_report(summary, str(tmp_path), "t", notes=notes)["markdown"]).read()
+    assert text.endswith("thread(s) a run  \nRegenerate (finished runs are read from the record, not retrained): "
+                         "`python scripts/ablate.py --x`  \n")
+
+
 def test_each_optimizer_is_reported_at_its_best_learning_rate():
     summary = ablate.summarise({"baseline": [0.90], "nag, lr 0.2": [0.91], "adam, lr 0.001": [0.85],
                                 "adam, lr 0.003": [0.87]})
@@ -159,6 +176,9 @@ def test_a_record_of_finished_runs_lets_another_machine_continue_the_grid(tmp_pa
     lines = [json.loads(line) for line in open(record)]
     assert [(r["row"], r["seed"]) for r in lines] == [("baseline", 0), ("no ReLU after addition", 0)]
     assert lines[1]["recipe"]["model_kwargs"] == {"relu_after_add": False} and "cpu" in lines[1]["machine"]
+    table = open(tmp_path / "machine1" / "table.md").read()
+    assert "Machine: %s, " % lines[0]["machine"]["cpu"] in table
+    assert "`python scripts/ablate.py --grid fb-blocks --rows 'no ReLU after addition' --seeds 0" in table
     capsys.readouterr()
     second = script.main(argv + ["--out", str(tmp_path / "machine2")])  # no run folders there: the record serves
     assert [s["values"] for s in second] == [s["values"] for s in first]

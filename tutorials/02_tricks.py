@@ -166,6 +166,24 @@ for r in rows:
     print("%-18s %.2f +- %.2f   %s" % (r["row"], float(r["mean"]), float(r["std"]), step))
 
 # %%
+# Which optimizer
+# ---------------
+# The paper keeps SGD with Nesterov momentum throughout. fb.resnet.torch compared it with adaptive
+# optimizers on CIFAR-10 and kept it too; ``scripts/ablate.py --grid fb-optimizers`` repeats that on the
+# ladder's baseline, each optimizer at the step size that was best for seed 0, then with three seeds,
+# each compared with NAG seed by seed. MXNet's AdaDelta has no learning rate, so its rows vary epsilon
+# and nothing decays it.
+table = os.path.join(here, os.pardir, "bench", "ablation", "fb_optimizers", "table.csv")
+with open(table) as f:
+    rows = list(csv.DictReader(f))
+for r in rows:
+    versus = "" if not r["step_mean"] else "vs NAG %+.2f +- %.2f%s" % (
+        float(r["step_mean"]), float(r["step_se"]),
+        "  (beyond noise)" if abs(float(r["step_mean"])) > 4.3 * float(r["step_se"]) else "")
+    label = "nag, lr 0.1 (baseline)" if r["row"] == "baseline" else r["row"]
+    print("%-24s %.2f +- %.2f   %s" % (label, float(r["mean"]), float(r["std"]), versus))
+
+# %%
 # All of them on the full data set
 # --------------------------------
 # The ladder above is a short budget. The zoo holds two full-length pairs: one network (ResNet-9 at

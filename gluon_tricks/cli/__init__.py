@@ -151,6 +151,7 @@ def program(build_parser):
         def main(argv=None):
             p = build_parser()
             args = p.parse_args(argv)
+            args._argv = list(sys.argv[1:] if argv is None else argv)  # to write the command into reports
             return main_guard(p, lambda: body(args))
         main.__doc__ = body.__doc__
         return main

@@ -51,6 +51,12 @@ def parser():
     return p
 
 
+def command_line(argv):
+    """This invocation as a user would type it again from the repository root."""
+    import shlex
+    return "python scripts/ablate.py " + shlex.join(argv)
+
+
 @program(parser)
 def main(args):
     try:
@@ -65,7 +71,7 @@ def main(args):
     rows = [r.strip() for r in args.rows.split(sep) if r.strip()] if args.rows else None
     summary, paths = ablate.ablate(recipe_from_args(args), seeds, args.out, rows, args.independent, args.teacher,
                                    args.teacher_params, args.train_teacher, args.progress, grid=args.grid,
-                                   record=args.record, jobs=args.jobs)
+                                   record=args.record, jobs=args.jobs, command=command_line(args._argv))
     print(open(paths["markdown"]).read())
     print("table %s, %s; chart %s" % (paths["markdown"], paths["csv"], paths["chart"]))
     return summary
