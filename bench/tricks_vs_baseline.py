@@ -16,6 +16,7 @@ seed (seeds pair the runs: same start, same data order) through the ablation mac
 import argparse
 import json
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -37,8 +38,7 @@ def published(name):
         return None
     with open(os.path.join(folder, "metrics.json")) as f:
         metrics = json.load(f)
-    curve = [100 * r["test_acc"] for r in read_log(os.path.join(folder, "log.jsonl")) if r.get("kind") == "epoch"]
-    return metrics, curve
+    return metrics, epoch_curve(os.path.join(folder, "log.jsonl"))
 
 
 def table(rows):
@@ -51,21 +51,28 @@ def table(rows):
     return "\n".join(lines)
 
 
-def chart(rows, path):
+def chart(panels, path, ylim=(88, 96)):
+    """One panel per (title, [(label, curves)]): test top-1 by epoch, tricks in blue, baseline in
+    orange, one line per curve (a published model, or one seed of the proxy)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(rows), figsize=(6 * len(rows), 4), squeeze=False)
-    for ax, (tricks, baseline, (_, ct), (_, cb)) in zip(axes[0], rows):
-        ax.plot(range(1, len(ct) + 1), ct, "o-", label="bag of tricks")
-        ax.plot(range(1, len(cb) + 1), cb, "s-", label="paper's baseline")
-        ax.set(title="%s, %d epochs" % (tricks.replace("fashion_mnist_", ""), len(ct)), xlabel="epoch",
-               ylabel="test top-1 (%)", ylim=(88, 96))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (title, lines) in zip(axes[0], panels):
+        for (label, curves), style in zip(lines, ("o-", "s-")):
+            for i, curve in enumerate(curves):
+                ax.plot(range(1, len(curve) + 1), curve, style, ms=3, alpha=0.8, color="C%d" % ("tricks" not in label),
+                        label=label if i == 0 else None)
+        ax.set(title=title, xlabel="epoch", ylabel="test top-1 (%)", ylim=ylim)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def epoch_curve(path):
+    return [100 * r["test_acc"] for r in read_log(path) if r.get("kind") == "epoch"]
 
 
 def proxy_rows(pair, epochs, channels):
@@ -83,14 +90,32 @@ def train_proxy(args):
     rows = proxy_rows(args.pairs[-1], args.epochs, args.channels)
     results = ablate.run_grid(rows, args.seeds, args.out, record=args.record, jobs=args.jobs)
     summary = ablate.summarise(results)
+    logs, curves, ema = os.path.join(args.report, "logs"), {}, {}
+    os.makedirs(logs, exist_ok=True)
+    for label, _ in rows:  # each run's log is committed beside the record: curves and EMA figures
+        for seed in args.seeds:
+            kept = os.path.join(logs, "%s-seed%d.jsonl" % (ablate.slug(label), seed))
+            source = os.path.join(args.out, ablate.slug(label), "seed%d" % seed, "log.jsonl")
+            if os.path.isfile(source):
+                shutil.copy(source, kept)
+            if os.path.isfile(kept):
+                curves.setdefault(label, []).append(epoch_curve(kept))
+                last = [r for r in read_log(kept) if r.get("kind") == "epoch"][-1]
+                if last.get("ema_test_acc") is not None:
+                    ema.setdefault(label, []).append(100 * last["ema_test_acc"])
     title = "%s: their recipes at %s channels, %d epochs, all Fashion-MNIST training images, seeds %s" % (
         args.pairs[-1].replace(":", " / "), "-".join(map(str, args.channels)), args.epochs,
         ",".join(map(str, args.seeds)))
     command = "python bench/tricks_vs_baseline.py --seeds %s --epochs %d --channels %s --jobs %d --record %s" % (
         ",".join(map(str, args.seeds)), args.epochs, ",".join(map(str, args.channels)), args.jobs,
         os.path.relpath(args.record))
-    notes = ablate.report_notes(args.record, [label for label, _ in rows], args.seeds, command)
+    notes = ["EMA of the weights (%s; logged beside, not the figures above): %s" % (
+        label, ", ".join("%.2f" % v for v in values)) for label, values in ema.items()]
+    notes += ablate.report_notes(args.record, [label for label, _ in rows], args.seeds, command)
     paths = ablate.write_report(summary, args.report, title, stacked=False, notes=notes)
+    chart([("%d epochs at %s channels, seeds %s" % (args.epochs, "-".join(map(str, args.channels)),
+                                                    ",".join(map(str, args.seeds))), list(curves.items())[::-1])],
+          os.path.join(args.report, "curves.png"), ylim=(84, 95))
     print(open(paths["markdown"]).read())
 
 
@@ -126,7 +151,8 @@ def main(argv=None):
     if not rows:
         sys.exit("no published pair to compare")
     print(table(rows))
-    chart(rows, args.chart)
+    chart([("%s, %d epochs" % (tricks.replace("fashion_mnist_", ""), len(ct)), [("bag of tricks", [ct]),
+           ("paper's baseline", [cb])]) for tricks, _, (_, ct), (_, cb) in rows], args.chart)
     print("\nchart: %s" % os.path.relpath(args.chart))
 
 
