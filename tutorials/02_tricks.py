@@ -201,3 +201,14 @@ for tricks in ("fashion_mnist_resnet9_w32", "fashion_mnist_resnet9_w32_e30"):
         top1[name] = 100 * metrics["top1"]
     print("%d epochs: baseline %.2f%%, tricks %.2f%%, gain %+.2f points" % (
         metrics["epochs"], top1[tricks + "_baseline"], top1[tricks], top1[tricks] - top1[tricks + "_baseline"]))
+
+# %%
+# Each pair above is one seed. The same two recipes at a quarter of the width for 14 epochs fit three
+# seeds each (``python bench/tricks_vs_baseline.py --seeds 0,1,2``); seeds pair the runs, and the gain
+# is taken seed by seed:
+table = os.path.join(here, os.pardir, "bench", "ablation", "tricks_pair", "table.csv")
+with open(table) as f:
+    baseline, tricks = list(csv.DictReader(f))
+print("baseline %.2f +- %.2f, tricks %.2f +- %.2f, gain %+.2f +- %.2f (standard error, paired by seed)" % (
+    float(baseline["mean"]), float(baseline["std"]), float(tricks["mean"]), float(tricks["std"]),
+    float(tricks["step_mean"]), float(tricks["step_se"])))
