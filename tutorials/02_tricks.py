@@ -156,14 +156,21 @@ import csv
 import os
 
 here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
-table = os.path.join(here, os.pardir, "bench", "ablation", "table6_12ep", "table.csv")
-with open(table) as f:
-    rows = list(csv.DictReader(f))
-for r in rows:
-    step = "" if not r["step_mean"] else "step %+.2f +- %.2f%s" % (
-        float(r["step_mean"]), float(r["step_se"]),
-        "  (beyond noise)" if abs(float(r["step_mean"])) > 4.3 * float(r["step_se"]) else "")
-    print("%-18s %.2f +- %.2f   %s" % (r["row"], float(r["mean"]), float(r["std"]), step))
+
+
+def print_ablation(folder, step_name, baseline_name="baseline"):
+    """A committed ablation table: each row's mean and spread, and its step paired by seed,
+    flagged where it exceeds 4.3 standard errors (t at 95% with three seeds)."""
+    with open(os.path.join(here, os.pardir, "bench", "ablation", folder, "table.csv")) as f:
+        for r in csv.DictReader(f):
+            step = "" if not r["step_mean"] else "%s %+.2f +- %.2f%s" % (
+                step_name, float(r["step_mean"]), float(r["step_se"]),
+                "  (beyond noise)" if abs(float(r["step_mean"])) > 4.3 * float(r["step_se"]) else "")
+            label = baseline_name if r["row"] == "baseline" else r["row"]
+            print("%-24s %.2f +- %.2f   %s" % (label, float(r["mean"]), float(r["std"]), step))
+
+
+print_ablation("table6_12ep", "step")
 
 # %%
 # Which optimizer
@@ -173,15 +180,7 @@ for r in rows:
 # ladder's baseline, each optimizer at the step size that was best for seed 0, then with three seeds,
 # each compared with NAG seed by seed. MXNet's AdaDelta has no learning rate, so its rows vary epsilon
 # and nothing decays it.
-table = os.path.join(here, os.pardir, "bench", "ablation", "fb_optimizers", "table.csv")
-with open(table) as f:
-    rows = list(csv.DictReader(f))
-for r in rows:
-    versus = "" if not r["step_mean"] else "vs NAG %+.2f +- %.2f%s" % (
-        float(r["step_mean"]), float(r["step_se"]),
-        "  (beyond noise)" if abs(float(r["step_mean"])) > 4.3 * float(r["step_se"]) else "")
-    label = "nag, lr 0.1 (baseline)" if r["row"] == "baseline" else r["row"]
-    print("%-24s %.2f +- %.2f   %s" % (label, float(r["mean"]), float(r["std"]), versus))
+print_ablation("fb_optimizers", "vs NAG", baseline_name="nag, lr 0.1 (baseline)")
 
 # %%
 # All of them on the full data set
