@@ -68,7 +68,8 @@ def main(args):
     if args.dtype == "int8" and args.mode == "train":
         raise ValueError("int8 is an inference precision here: --mode inference")
     precision = Precision(args.dtype).check(ctxs) if args.dtype != "int8" else None
-    report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(), "args": {k: v for k, v in vars(args).items() if k != "_argv"}}
+    report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(),
+              "args": {k: v for k, v in vars(args).items() if k != "_argv"}}
     if args.compare:
         if not benchmark.list_models(args.compare):
             raise ValueError("no registry model matches %r" % args.compare)
