@@ -70,11 +70,33 @@ def variant(model, tag):
     return "%s_%s" % (stem, tag)
 
 
-def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params=None):
-    """[(label, recipe)]: the first row's changes on the paper's baseline, then each row's changes on
-    the row above (``independent``: on the first row)."""
+def load_grid(path):
+    """[(label, changes)] of a grid file (YAML or JSON): ``rows: [[label, {field: value}], ...]``,
+    each row's changes to the base recipe as it is, the first row the reference (``{}``: the
+    recipe itself). Any question of the form "does this change help this recipe" is such a file."""
+    import yaml
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    rows = data.get("rows") if isinstance(data, dict) else None
+    if not rows or not all(isinstance(r, (list, tuple)) and len(r) == 2 and isinstance(r[1], dict) for r in rows):
+        raise ValueError("grid file %s needs 'rows: [[label, {field: value, ...}], ...]'" % path)
+    labels = [str(label) for label, _ in rows]
+    if len(set(labels)) != len(labels):
+        raise ValueError("grid file %s repeats a row label" % path)
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    for label, changes in rows:
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError("grid file %s, row %r: unknown recipe field(s) %s" % (path, label, ", ".join(unknown)))
+    return [(str(label), dict(changes)) for label, changes in rows]
+
+
+def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params=None, paper_baseline=True):
+    """[(label, recipe)]: the first row's changes on the paper's baseline (or, not ``paper_baseline``,
+    on ``base`` as it is), then each row's changes on the row above (``independent``: on the first
+    row's starting point)."""
     steps = tuple(round(f * base.epochs, 3) for f in PAPER_STEPS)
-    baseline = dataclasses.replace(base, lr_decay_epochs=steps, **BASELINE)
+    baseline = dataclasses.replace(base, lr_decay_epochs=steps, **BASELINE) if paper_baseline else base
     fills = {"@warmup": max(0.1, min(1.0, base.epochs / 10)), "@teacher": teacher, "@teacher_params": teacher_params}
     rows, previous = [], baseline
     for label, changes in grid:
@@ -86,7 +108,8 @@ def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params
         if values.get("teacher") and not values.get("teacher_params") and values["teacher"] not in zoo_names():
             raise ValueError("the distillation row needs teacher weights: a published --teacher, --teacher-params, "
                              "or --train-teacher")
-        recipe = dataclasses.replace(rows[0][1] if independent and rows else previous, **values)
+        start = (rows[0][1] if paper_baseline else baseline) if independent and rows else previous
+        recipe = dataclasses.replace(start, **values)
         rows.append((label, recipe.validate()))
         previous = recipe
     return rows
@@ -361,15 +384,19 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
     regenerate the table, written under it with the machines of its runs."""
     if not seeds:
         raise ValueError("no seeds given")
-    if grid not in GRIDS:
-        raise ValueError("unknown grid %r; grids: %s" % (grid, ", ".join(GRIDS)))
+    from_file = grid not in GRIDS and os.path.isfile(grid)
+    if grid not in GRIDS and not from_file:
+        raise ValueError("unknown grid %r; grids: %s, or a grid file" % (grid, ", ".join(GRIDS)))
     model_settings(base.model)
-    grid_name, independent, grid = grid, independent or grid in INDEPENDENT, GRIDS[grid]
+    if from_file:
+        grid_name, independent, grid = os.path.splitext(os.path.basename(grid))[0], True, load_grid(grid)
+    else:
+        grid_name, independent, grid = grid, independent or grid in INDEPENDENT, GRIDS[grid]
     if rows:
         unknown = sorted(set(rows) - {label for label, _ in grid})
         if unknown:
             raise ValueError("unknown row(s) %s; rows are: %s" % (unknown, "; ".join(l for l, _ in grid)))
-        grid = [g for g in grid if g[0] in rows or g[0] == "baseline"]
+        grid = [g for g in grid if g[0] in rows or g[0] == grid[0][0]]
     elif not (teacher and (teacher_params or train_teacher or teacher in zoo_names())):
         grid = [g for g in grid if "teacher" not in g[1]]
     distils = any("teacher" in g[1] for g in grid)
@@ -384,10 +411,10 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
             echo("training the teacher: %s" % recipe.short())
             fit(recipe, progress=progress, resume=True)
         teacher_params = os.path.join(recipe.save_dir, "best.params")
-    recipes = row_recipes(base, grid, independent, teacher, teacher_params)
+    recipes = row_recipes(base, grid, independent, teacher, teacher_params, paper_baseline=not from_file)
     summary = summarise(run_grid(recipes, seeds, out, progress=progress, echo=echo, record=record, jobs=jobs))
-    title = "%s: baseline %s, %s, %d epochs%s, seeds %s%s" % (
-        grid_name, recipes[0][1].model, base.dataset, base.epochs,
+    title = "%s: %s %s, %s, %d epochs%s, seeds %s%s" % (
+        grid_name, recipes[0][0], recipes[0][1].model, base.dataset, recipes[0][1].epochs,
         ", %d training images" % base.train_samples if base.train_samples else "", ",".join(map(str, seeds)),
         ", each change alone" if independent else ", tricks stacked")
     notes = []

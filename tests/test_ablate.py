@@ -79,6 +79,39 @@ def test_bad_rows_and_seeds_stop_with_one_line(tmp_path, capsys):
         assert reason in capsys.readouterr().err
 
 
+def test_a_grid_file_changes_the_recipe_as_it_is_one_row_at_a_time(tmp_path, capsys):
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("rows:\n  - [reference, {}]\n  - [smoothing 0.2, {label_smoothing: 0.2}]\n"
+                    "  - [no crop, {pad_crop: 0, epochs: 4}]\n")
+    base = Recipe(epochs=6, lr_mode="linear", warmup_epochs=2, model="cifar_resnet9")
+    rows = ablate.row_recipes(base, ablate.load_grid(str(grid)), independent=True, paper_baseline=False)
+    assert rows[0] == ("reference", base)  # not the paper's baseline: the recipe itself
+    assert _diff(base, rows[1][1]) == {"label_smoothing"} and _diff(base, rows[2][1]) == {"pad_crop", "epochs"}
+    for text, reason in (("rows: [[a, {}], [a, {lr: 1}]]", "repeats a row label"),
+                         ("rows: [[a, {lr: 1, speed: 2}]]", "unknown recipe field(s) speed"),
+                         ("rows: {a: 1}", "needs 'rows:")):
+        grid.write_text(text)
+        with pytest.raises(SystemExit):
+            script.main(["--grid", str(grid), "--out", str(tmp_path / "out")])
+        assert reason in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--grid", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "out")])
+    assert "unknown grid" in capsys.readouterr().err
+
+
+@needs_data
+def test_a_grid_file_trains_its_rows_on_the_recipe_file(tmp_path):
+    recipe, grid = tmp_path / "r.yaml", tmp_path / "g.yaml"
+    recipe.write_text("model: cifar_resnet9\nmodel_kwargs: {channels: [8, 8, 16, 16]}\nepochs: 1\nlr_mode: linear\n"
+                      "warmup_epochs: 0.5\ntrain_samples: 256\ntest_samples: 128\nbatch_size: 64\nlog_interval: 2\n")
+    grid.write_text("rows:\n  - [reference, {}]\n  - [no flip, {flip: false}]\n")
+    summary = script.main(["--recipe", str(recipe), "--grid", str(grid), "--seeds", "0", "--out", str(tmp_path / "o")])
+    assert [s["row"] for s in summary] == ["reference", "no flip"]
+    saved = Recipe.load(str(tmp_path / "o" / "no_flip" / "seed0" / "recipe.json"))
+    assert (saved.flip, saved.warmup_epochs, saved.lr_mode, saved.model) == (False, 0.5, "linear", "cifar_resnet9")
+    assert "# g: reference cifar_resnet9" in (tmp_path / "o" / "table.md").read_text()
+
+
 def test_fb_resnet_torch_grids_change_one_thing_each_on_the_b_baseline():
     blocks = ablate.row_recipes(Recipe(epochs=10), grid=ablate.FB_BLOCKS, independent=True)
     base = blocks[0][1]

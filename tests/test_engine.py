@@ -230,6 +230,21 @@ def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
 
 
 @needs_data
+def test_eval_from_skips_the_early_evaluations(tmp_path):
+    from gluon_tricks.train.report import time_to_accuracy
+    summary = fit(Recipe(**dict(QUICK, epochs=3), eval_from=3, ema_decay=0.9, save_dir=str(tmp_path)), progress=False)
+    epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
+    assert [("test_acc" in r, "ema_test_acc" in r) for r in epochs] == [(False, False)] * 2 + [(True, True)]
+    assert epochs[0]["wall_time"] < epochs[1]["wall_time"] < epochs[2]["wall_time"]
+    assert summary["final_test_acc"] == epochs[2]["test_acc"] and summary["best_epoch"] == 3
+    assert time_to_accuracy(epochs, [0.0]) == {0.0: epochs[2]["wall_time"]}  # unmeasured epochs reach nothing
+    assert os.path.getsize(tmp_path / "curves.png") > 0
+    assert Recipe(epochs=5, eval_from=4).evaluates(3) and not Recipe(epochs=5, eval_from=4).evaluates(2)
+    with pytest.raises(ValueError, match="eval_from must be in"):
+        Recipe(epochs=5, eval_from=6).validate()
+
+
+@needs_data
 @pytest.mark.slow
 def test_distillation_from_a_saved_teacher(tmp_path):
     longer = dict(QUICK, epochs=3, train_samples=2560)

@@ -4,7 +4,8 @@ Rows, each adding one trick to the row above (the paper's Table 6; --independent
 alone on the baseline): baseline (the A variant, step decay, no tricks), + B, C, D tweaks,
 + cosine with warmup, + label smoothing, + mixup, + zero gamma, + no bias decay, + distillation.
 Other grids (--grid), each change alone on the baseline with the B variant: fb.resnet.torch's
-block ablations (BN after the addition, no ReLU after it) and its optimizer comparison.
+block ablations (BN after the addition, no ReLU after it) and its optimizer comparison; or a
+grid file of your own, whose rows each change your recipe alone.
 Writes under --out: table.md, table.csv (mean, std, min, max and every seed's accuracy),
 chart.png, and every run's own directory; a rerun reuses completed runs, and --record FILE keeps
 a committable list of finished runs so another machine can continue the grid.
@@ -16,6 +17,7 @@ examples:
   python scripts/ablate.py --epochs 3 --train-samples 10000 --seeds 0,1 --out bench/ablation
   python scripts/ablate.py --rows baseline,"+ D tweak" --independent --seeds 0,1,2
   python scripts/ablate.py --teacher cifar_resnet56_v1d --train-teacher
+  python scripts/ablate.py --recipe model_zoo/fashion_mnist_fast.yaml --grid my_grid.yaml --seeds 0,1 --jobs 2
   python scripts/ablate.py --grid fb-optimizers --epochs 12 --train-samples 10000 --seeds 0,1,2 \
       --out runs/fb_opt --record bench/ablation/fb_optimizers/runs.jsonl
 """
@@ -30,10 +32,12 @@ def parser():
     p.add_argument("--recipe", metavar="FILE", help="the base recipe (its trick settings are replaced per row)")
     p.add_argument("--out", default="runs/ablation", help="where runs, table and chart go (default runs/ablation)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds; every row runs each (default 0,1,2)")
-    p.add_argument("--grid", default="table6", choices=sorted(ablate.GRIDS),
+    p.add_argument("--grid", default="table6", metavar="GRID",
                    help="table6: the paper's trick ladder (default); fb-blocks: BN after the addition, no ReLU after "
                         "it; fb-optimizers: NAG against RMSprop, Adadelta, Adagrad, Adam, 3-5 step sizes each "
-                        "(learning rates; epsilon for Adadelta, which has no learning rate in MXNet)")
+                        "(learning rates; epsilon for Adadelta, which has no learning rate in MXNet); or a YAML file "
+                        "'rows: [[label, {field: value}], ...]' whose rows each change the --recipe as it is (the "
+                        "first row is the reference), e.g. bench/ablation/fast_path/grid.yaml")
     p.add_argument("--rows", help="row labels to run, separated by commas, or by semicolons when labels hold commas "
                                   "(default: all but distillation without a "
                                   "teacher); table6's labels: " + "; ".join(label for label, _ in ablate.GRID))
@@ -63,7 +67,7 @@ def main(args):
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise ValueError("--seeds takes comma-separated integers, got %r" % args.seeds) from None
-    if args.warmup_epochs is None:
+    if args.warmup_epochs is None and args.grid in ablate.GRIDS:
         args.warmup_epochs = 0.0  # the baseline has none; the cosine row sets its own (epochs / 10)
     if args.jobs < 1:
         raise ValueError("--jobs must be >= 1, got %d" % args.jobs)

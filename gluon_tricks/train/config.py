@@ -106,6 +106,8 @@ class Recipe:
     ema_decay: float = opt(0.0, "keep an exponential moving average of the weights with this decay, evaluated "
                                 "and checkpointed beside them (e.g. 0.999); 0 = off")
     tta_flip: bool = opt(False, "evaluate on each image and its mirror image, averaging probabilities")
+    eval_from: int = opt(1, "evaluate on the test set after each epoch from epoch N on (1 = every epoch) and always "
+                            "after the last: an evaluation costs time a race to an accuracy can spend training")
     bn_recompute_batches: int = opt(0, "after training, re-estimate BN statistics on N training batches and report "
                                        "both accuracies; 0 = off")
     # precision and devices
@@ -145,6 +147,7 @@ class Recipe:
             (self.lr_mode in ("cosine", "step", "linear", "poly"), "lr_mode must be cosine, step, linear or poly"),
             (self.init in ("msra", "xavier"), "init must be msra or xavier"),
             (self.log_interval > 0, "log_interval must be positive"),
+            (1 <= self.eval_from <= self.epochs, "eval_from must be in [1, epochs=%d]" % self.epochs),
             (self.pad_crop >= 0, "pad_crop must be >= 0"),
             (self.train_samples >= 0 and self.test_samples >= 0, "sample limits must be >= 0"),
             (self.accumulate >= 1, "accumulate must be >= 1"),
@@ -228,6 +231,10 @@ class Recipe:
         return dataclasses.replace(self, epochs=epochs, warmup_epochs=round(self.warmup_epochs * f, 4),
                                    lr_decay_epochs=tuple(round(e * f, 4) for e in self.lr_decay_epochs),
                                    mixup_off_epochs=int(round(self.mixup_off_epochs * f))).validate()
+
+    def evaluates(self, epoch):
+        """Whether the test set is measured after ``epoch`` (counting from 0)."""
+        return epoch + 1 >= self.eval_from  # validate() keeps eval_from <= epochs: the last always
 
     def short(self):
         return "%s on %s, %d epochs" % (self.model, self.dataset, self.epochs)

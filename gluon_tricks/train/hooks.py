@@ -59,6 +59,8 @@ class EMAHook(Hook):
             self.ema.update()
 
     def epoch_end(self, run, record):
+        if "test_acc" not in record:  # an epoch the recipe does not evaluate
+            return
         with self.ema.applied():
             record["ema_test_acc"], record["ema_test_loss"] = evaluate(run.net, run.test_loader, run.ctxs,
                                                                        run.recipe.tta_flip)
@@ -71,7 +73,7 @@ class BestWeights(Hook):
     """``best.params``: the weights of the epoch with the best test accuracy."""
 
     def epoch_end(self, run, record):
-        if record["test_acc"] > run.state["best_acc"]:
+        if record.get("test_acc", -1.0) > run.state["best_acc"]:
             run.state.update(best_acc=record["test_acc"], best_epoch=record["epoch"])
             if run.chief:
                 atomic_write(os.path.join(run.recipe.save_dir, "best.params"), run.net.save_parameters)
@@ -237,9 +239,11 @@ class Reporter(Hook):
         if not run.chief:
             return
         plot_curves(self.log.path, self.plot)
-        line = ("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s (%.0f img/s)"
-                % (record["epoch"] + 1, run.recipe.epochs, record["train_loss"], record["train_acc"],
-                   record["test_loss"], record["test_acc"], record["epoch_time"], record["img_per_s"]))
+        test = ("test loss %.4f acc %.4f" % (record["test_loss"], record["test_acc"]) if "test_acc" in record
+                else "(not evaluated)")
+        line = ("epoch %d/%d  train loss %.4f acc %.4f  %s  %.1f s (%.0f img/s)"
+                % (record["epoch"] + 1, run.recipe.epochs, record["train_loss"], record["train_acc"], test,
+                   record["epoch_time"], record["img_per_s"]))
         if "ema_test_acc" in record:
             line += "  EMA acc %.4f" % record["ema_test_acc"]
         if record.get("skipped_images"):

@@ -124,8 +124,10 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     test_acc = None
     for epoch in range(run.state["epoch"], recipe.epochs):
         record = _train_epoch(run, schedule, epoch)
-        test_acc, test_loss = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip)
-        record.update(test_acc=test_acc, test_loss=test_loss, wall_time=time.time() - process_started())
+        if recipe.evaluates(epoch):
+            test_acc, test_loss = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip)
+            record.update(test_acc=test_acc, test_loss=test_loss)
+        record["wall_time"] = time.time() - process_started()
         run.call("epoch_end", record)
     if test_acc is None:  # resumed a finished run: nothing trained, measure what is there
         test_acc = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip)[0]

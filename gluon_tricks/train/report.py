@@ -27,7 +27,7 @@ def read_log(path):
 def time_to_accuracy(records, targets):
     """{target: wall seconds from the process's start to the end of the first evaluation at or above
     it, or None}, from a log's epoch records (their ``wall_time``)."""
-    epochs = [r for r in records if r.get("kind") == "epoch" and "wall_time" in r]
+    epochs = [r for r in records if r.get("kind") == "epoch" and "wall_time" in r and "test_acc" in r]
     return {t: next((r["wall_time"] for r in epochs if r["test_acc"] >= t), None) for t in targets}
 
 
@@ -47,9 +47,10 @@ def plot_curves(log_path, png_path):
     if epochs:
         x = [r["epoch"] + 1 for r in epochs]
         ax_loss.plot(x, [r["train_loss"] for r in epochs], "o-", label="train, smoothed targets (epoch)")
-        ax_loss.plot(x, [r["test_loss"] for r in epochs], "s-", label="test (plain CE)")
+        tested = [r for r in epochs if "test_acc" in r]
+        ax_loss.plot([r["epoch"] + 1 for r in tested], [r["test_loss"] for r in tested], "s-", label="test (plain CE)")
         ax_acc.plot(x, [100 * r["train_acc"] for r in epochs], "o-", label="train")
-        ax_acc.plot(x, [100 * r["test_acc"] for r in epochs], "s-", label="test")
+        ax_acc.plot([r["epoch"] + 1 for r in tested], [100 * r["test_acc"] for r in tested], "s-", label="test")
     ax_loss.set(title="loss", xlabel="epoch")
     ax_acc.set(title="top-1 accuracy (%)", xlabel="epoch")
     ax_lr.set(title="learning rate", xlabel="epoch")
