@@ -1,4 +1,4 @@
-"""Math of mixup, CutMix, distillation, loss scaling and weight EMA against hand computations."""
+"""Math of mixup, CutMix, distillation, loss scaling, weight EMA and test-time views against hand computations."""
 import json
 
 import mxnet as mx
@@ -128,6 +128,42 @@ def test_weight_ema_by_hand():
     with ema.applied():
         assert net.weight.data().asscalar() == pytest.approx(expected)
     assert net.weight.data().asscalar() == 5.0  # restored
+
+
+def test_test_time_views_average_the_mirrored_and_moved_images_by_hand():
+    from gluon_tricks.train.evaluation import accuracy_report, shifted, test_views
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 5, 5)).astype("float32")
+    moved = shifted(mx.nd.array(x), 1, -2).asnumpy()  # one row down, two columns left, edges repeated
+    np.testing.assert_array_equal(moved[:, :, 1:, :3], x[:, :, :-1, 2:])
+    np.testing.assert_array_equal(moved[:, :, 0, :3], x[:, :, 0, 2:])
+    np.testing.assert_array_equal(moved[:, :, 1:, 3:], np.repeat(x[:, :, :-1, 4:], 2, axis=3))
+    assert test_views(True, 0) == [(False, 0, 0), (True, 0, 0)]
+    assert len(test_views(False, 1)) == 5 and len(test_views(True, 2)) == 10 and (True, 0, -2) in test_views(True, 2)
+
+    net = mx.gluon.nn.Dense(3, in_units=25)  # position-dependent: every view gives other logits
+    net.initialize(mx.init.Normal(1.0))
+    y = np.array([0, 1, 2, 0, 1, 2])
+
+    class Loader:
+        def epoch(self):
+            yield mx.nd.array(x), mx.nd.array(y)
+
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    w, b = net.weight.data().asnumpy(), net.bias.data().asnumpy()
+    for flip, shift in ((False, 0), (True, 0), (False, 1), (True, 1)):
+        views = []
+        for mirror in ((False, True) if flip else (False,)):
+            image = x[..., ::-1] if mirror else x
+            padded = np.pad(image, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
+            for dy, dx in [(0, 0)] + ([(1, 0), (-1, 0), (0, 1), (0, -1)] if shift else []):
+                views.append(padded[:, :, 1 - dy:6 - dy, 1 - dx:6 - dx])
+        prob = np.mean([softmax(v.reshape(6, -1) @ w.T + b) for v in views], axis=0)
+        report = accuracy_report(net, Loader(), [mx.cpu()], tta_flip=flip, topk=2, tta_shift=shift)
+        assert report["top1"] == pytest.approx((prob.argmax(axis=1) == y).mean())
+        assert report["loss"] == pytest.approx(-np.log(prob[np.arange(6), y]).mean(), rel=1e-5)
 
 
 def test_dtype_checks_say_what_is_missing():

@@ -106,6 +106,8 @@ class Recipe:
     ema_decay: float = opt(0.0, "keep an exponential moving average of the weights with this decay, evaluated "
                                 "and checkpointed beside them (e.g. 0.999); 0 = off")
     tta_flip: bool = opt(False, "evaluate on each image and its mirror image, averaging probabilities")
+    tta_shift: int = opt(0, "also evaluate each view moved N pixels up, down, left and right (edges repeated), "
+                            "averaging all: 5 forward passes per image, 10 with tta_flip; 0 = off")
     eval_from: int = opt(1, "evaluate on the test set after each epoch from epoch N on (1 = every epoch) and always "
                             "after the last: an evaluation costs time a race to an accuracy can spend training")
     bn_recompute_batches: int = opt(0, "after training, re-estimate BN statistics on N training batches and report "
@@ -147,6 +149,7 @@ class Recipe:
             (self.lr_mode in ("cosine", "step", "linear", "poly"), "lr_mode must be cosine, step, linear or poly"),
             (self.init in ("msra", "xavier"), "init must be msra or xavier"),
             (self.log_interval > 0, "log_interval must be positive"),
+            (self.tta_shift >= 0, "tta_shift must be >= 0 (0 = off)"),
             (1 <= self.eval_from <= self.epochs, "eval_from must be in [1, epochs=%d]" % self.epochs),
             (self.pad_crop >= 0, "pad_crop must be >= 0"),
             (self.train_samples >= 0 and self.test_samples >= 0, "sample limits must be >= 0"),

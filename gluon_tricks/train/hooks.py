@@ -63,7 +63,7 @@ class EMAHook(Hook):
             return
         with self.ema.applied():
             record["ema_test_acc"], record["ema_test_loss"] = evaluate(run.net, run.test_loader, run.ctxs,
-                                                                       run.recipe.tta_flip)
+                                                                       run.recipe.tta_flip, run.recipe.tta_shift)
 
     def files(self):
         return {"ema.params": (self.ema.save, self.ema.load)}
@@ -263,7 +263,8 @@ class BNRecompute(Hook):
 
     def end(self, run, summary):
         recompute_bn_stats(run.net, run.train_loader, self.batches, run.ctxs)
-        summary["bn_recomputed_test_acc"] = evaluate(run.net, run.test_loader, run.ctxs, run.recipe.tta_flip)[0]
+        summary["bn_recomputed_test_acc"] = evaluate(run.net, run.test_loader, run.ctxs, run.recipe.tta_flip,
+                                                      run.recipe.tta_shift)[0]
         if run.chief:
             atomic_write(os.path.join(run.recipe.save_dir, "bn_recomputed.params"), run.net.save_parameters)
 
