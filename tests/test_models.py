@@ -330,3 +330,27 @@ def test_training_step_of_a_cifar_resnet_runs_no_reference_kernels_in_pooling_or
     assert slow_kernels("ours") == []
     if "avx512f" in open("/proc/cpuinfo").read():  # where the fallback was measured (blocked 16-channel layouts)
         assert slow_kernels("plain"), "nn.GlobalAvgPool2D no longer triggers the fallback: the workaround may go"
+
+
+def test_resnet9_space_to_depth_stem_runs_the_first_stage_at_half_size():
+    from gluon_tricks.models.complexity import complexity
+    kw = dict(classes=10, channels=(16, 32, 64, 128))
+    plain, folded = get_model("cifar_resnet9", **kw), get_model("cifar_resnet9", space_to_depth=2, **kw)
+    x = mx.nd.random.uniform(shape=(2, 1, 28, 28))
+    shapes = {}
+    for key, net in (("plain", plain), ("folded", folded)):
+        net.initialize(mx.init.Xavier())
+        y = mx.nd.space_to_depth(x, block_size=2) if net is folded else x
+        shapes[key] = [tuple(y.shape)]
+        for stage in list(net.features)[:3]:
+            y = stage(y)
+            shapes[key].append(tuple(y.shape))
+        assert net(x).shape == (2, 10)
+    assert shapes["folded"] == [(2, 4, 14, 14), (2, 16, 14, 14), (2, 32, 14, 14), (2, 32, 14, 14)]
+    assert shapes["plain"] == [(2, 1, 28, 28), (2, 16, 28, 28), (2, 32, 14, 14), (2, 32, 14, 14)]  # pooled after
+    (p_plain, m_plain), (p_folded, m_folded) = complexity(plain, (1, 28, 28)), complexity(folded, (1, 28, 28))
+    assert p_folded - p_plain == 16 * 3 * 3 * 3  # the prep conv reads 4 channels, not 1
+    # prep: 28^2 x 9 x 1 x 16 = 14^2 x 9 x 4 x 16; stage 1's conv at 14^2 instead of 28^2 (16 -> 32)
+    assert m_plain - m_folded == (28 * 28 - 14 * 14) * 9 * 16 * 32
+    with pytest.raises(ValueError, match="space_to_depth must be 1"):
+        get_model("cifar_resnet9", space_to_depth=3)

@@ -28,18 +28,27 @@ class _Residual(HybridBlock):
 
 class ResNet9(HybridBlock):
     """``channels`` are the prep layer's and the three stages' widths; ``fused_bn_relu`` runs each
-    BN + ReLU as MXNet's one oneDNN operator (the same parameters: weights load either way)."""
+    BN + ReLU as MXNet's one oneDNN operator (the same parameters: weights load either way).
+    ``space_to_depth=2`` folds each 2x2 patch of the input into channels (lossless) and drops the
+    first stage's pooling: the prep layer and the first stage run at half the resolution, so the
+    network skips its costliest, most memory-bound full-size activations."""
 
-    def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, fused_bn_relu=False, **kwargs):
+    def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, fused_bn_relu=False, space_to_depth=1,
+                 **kwargs):
         super().__init__(**kwargs)
-        self._scale = scale
+        if space_to_depth not in (1, 2):
+            raise ValueError("space_to_depth must be 1 (off) or 2, got %r" % (space_to_depth,))
+        self._scale, self._block = scale, space_to_depth
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             c0, c1, c2, c3 = channels
             f = fused_bn_relu
-            self.features.add(_conv_bn(c0, fused=f), _conv_bn(c1, True, f), _Residual(c1, f), _conv_bn(c2, True, f),
-                              _conv_bn(c3, True, f), _Residual(c3, f), nn.GlobalMaxPool2D(), nn.Flatten())
+            self.features.add(_conv_bn(c0, fused=f), _conv_bn(c1, space_to_depth == 1, f), _Residual(c1, f),
+                              _conv_bn(c2, True, f), _conv_bn(c3, True, f), _Residual(c3, f), nn.GlobalMaxPool2D(),
+                              nn.Flatten())
             self.fc = nn.Dense(classes, use_bias=False)
 
     def hybrid_forward(self, F, x):
+        if self._block > 1:
+            x = F.space_to_depth(x, block_size=self._block)
         return self.fc(self.features(x)) * self._scale
