@@ -28,6 +28,16 @@ def test_classic_recipe_divides_by_10_at_epochs_82_and_123():
     assert s(123 * 391) == pytest.approx(0.001) and r.optimizer == "sgd" and r.wd == 1e-4
 
 
+def test_the_faster_recipe_is_the_fast_one_shorter_hotter_and_evaluated_late():
+    """What its header and bench/RESULTS.md say it changes, and nothing else."""
+    fast, faster = (Recipe.load(os.path.join(ZOO, f)) for f in ("fashion_mnist_fast.yaml", "fashion_mnist_faster.yaml"))
+    changed = {k for k, v in faster.to_dict().items() if fast.to_dict()[k] != v}
+    assert changed == {"epochs", "lr", "train_sizes", "eval_from", "save_dir"}
+    assert (faster.epochs, faster.lr, faster.eval_from) == (12, 2 * fast.lr, 11)
+    assert faster.train_sizes == fast.train_sizes[:12]  # the same stages, two 28 px epochs fewer
+    assert [e for e in range(faster.epochs) if faster.evaluates(e)] == [10, 11]
+
+
 def test_with_epochs_keeps_the_schedule_at_the_same_fractions_of_training():
     """The tricks/baseline proxy of issue 14 shortens the 30-epoch pair to 14 epochs this way."""
     base = Recipe.load(os.path.join(ZOO, "fashion_mnist_resnet9_w32_e30_baseline.yaml"))
