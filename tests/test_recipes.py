@@ -28,14 +28,14 @@ def test_classic_recipe_divides_by_10_at_epochs_82_and_123():
     assert s(123 * 391) == pytest.approx(0.001) and r.optimizer == "sgd" and r.wd == 1e-4
 
 
-def test_the_faster_recipe_is_the_fast_one_shorter_hotter_and_evaluated_late():
+def test_the_faster_recipe_is_the_fast_one_shorter_hotter_uncropped_and_evaluated_late():
     """What its header and bench/RESULTS.md say it changes, and nothing else."""
     fast, faster = (Recipe.load(os.path.join(ZOO, f)) for f in ("fashion_mnist_fast.yaml", "fashion_mnist_faster.yaml"))
     changed = {k for k, v in faster.to_dict().items() if fast.to_dict()[k] != v}
-    assert changed == {"epochs", "lr", "train_sizes", "eval_from", "save_dir"}
-    assert (faster.epochs, faster.lr, faster.eval_from) == (12, 2 * fast.lr, 11)
-    assert faster.train_sizes == fast.train_sizes[:12]  # the same stages, two 28 px epochs fewer
-    assert [e for e in range(faster.epochs) if faster.evaluates(e)] == [10, 11]
+    assert changed == {"epochs", "lr", "warmup_epochs", "pad_crop", "train_sizes", "eval_from", "save_dir"}
+    assert (faster.epochs, faster.lr, faster.warmup_epochs, faster.pad_crop) == (8, 2 * fast.lr, 1.5, 0)
+    assert faster.train_sizes == (20, 24) + (28,) * 6 and faster.flip and faster.tta_flip
+    assert [e for e in range(faster.epochs) if faster.evaluates(e)] == [6, 7]
 
 
 def test_with_epochs_keeps_the_schedule_at_the_same_fractions_of_training():
