@@ -46,10 +46,8 @@ def accuracy_report(net, loader, ctxs, tta_flip=False, topk=5, tta_shift=0):
     for x, y in loader.epoch():
         for xi, yi in zip(parallel.split(x, ctxs), parallel.split(y, ctxs)):
             xi = xi.astype(dtype, copy=False)
-            prob = 0
-            for flip, dy, dx in views:
-                prob = prob + mx.nd.softmax(net(shifted(xi.flip(axis=3) if flip else xi, dy, dx)).astype("float32"))
-            prob = prob / len(views) if len(views) > 1 else prob
+            prob = sum(mx.nd.softmax(net(shifted(xi.flip(axis=3) if flip else xi, dy, dx)).astype("float32"))
+                       for flip, dy, dx in views) / len(views)
             correct.append((prob.argmax(axis=1) == yi).sum())
             k = min(topk, prob.shape[1])
             in_top.append((mx.nd.topk(prob, k=k, ret_typ="indices") == yi.reshape((-1, 1))).sum())

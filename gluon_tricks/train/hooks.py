@@ -16,7 +16,7 @@ from ..machine import machine_info
 from .checkpoint import CheckpointError, Checkpoints, atomic_text, atomic_write
 from .config import Recipe
 from .ema import WeightEMA
-from .evaluation import evaluate, recompute_bn_stats
+from .evaluation import recompute_bn_stats
 from .report import JsonLog, plot_curves
 from .step import Meter
 
@@ -62,8 +62,7 @@ class EMAHook(Hook):
         if "test_acc" not in record:  # an epoch the recipe does not evaluate
             return
         with self.ema.applied():
-            record["ema_test_acc"], record["ema_test_loss"] = evaluate(run.net, run.test_loader, run.ctxs,
-                                                                       run.recipe.tta_flip, run.recipe.tta_shift)
+            record["ema_test_acc"], record["ema_test_loss"] = run.evaluate()
 
     def files(self):
         return {"ema.params": (self.ema.save, self.ema.load)}
@@ -263,8 +262,7 @@ class BNRecompute(Hook):
 
     def end(self, run, summary):
         recompute_bn_stats(run.net, run.train_loader, self.batches, run.ctxs)
-        summary["bn_recomputed_test_acc"] = evaluate(run.net, run.test_loader, run.ctxs, run.recipe.tta_flip,
-                                                      run.recipe.tta_shift)[0]
+        summary["bn_recomputed_test_acc"] = run.evaluate()[0]
         if run.chief:
             atomic_write(os.path.join(run.recipe.save_dir, "bn_recomputed.params"), run.net.save_parameters)
 

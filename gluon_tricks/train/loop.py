@@ -48,6 +48,10 @@ class TrainingRun:
         self.state["train_time"] += now - self.tic
         self.tic = now
 
+    def evaluate(self):
+        """(top-1, mean cross-entropy) of the network as it is now, with the recipe's test-time views."""
+        return evaluate(self.net, self.test_loader, self.ctxs, self.recipe.tta_flip, self.recipe.tta_shift)
+
     def call(self, point, *args):
         for hook in self.hooks:
             getattr(hook, point)(self, *args)
@@ -125,12 +129,12 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     for epoch in range(run.state["epoch"], recipe.epochs):
         record = _train_epoch(run, schedule, epoch)
         if recipe.evaluates(epoch):
-            test_acc, test_loss = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip, recipe.tta_shift)
+            test_acc, test_loss = run.evaluate()
             record.update(test_acc=test_acc, test_loss=test_loss)
         record["wall_time"] = time.time() - process_started()
         run.call("epoch_end", record)
     if test_acc is None:  # resumed a finished run: nothing trained, measure what is there
-        test_acc = evaluate(run.net, run.test_loader, run.ctxs, recipe.tta_flip, recipe.tta_shift)[0]
+        test_acc = run.evaluate()[0]
     summary = {"final_test_acc": test_acc, "best_test_acc": run.state["best_acc"],
                "best_epoch": run.state["best_epoch"] + 1, "epochs": recipe.epochs, "train_time": run.state["train_time"],
                "save_dir": recipe.save_dir, "iterations": run.state["iteration"], "rank": reduction.rank,
