@@ -354,3 +354,40 @@ def test_resnet9_space_to_depth_stem_runs_the_first_stage_at_half_size():
     assert m_plain - m_folded == (28 * 28 - 14 * 14) * 9 * 16 * 32
     with pytest.raises(ValueError, match="space_to_depth must be 1"):
         get_model("cifar_resnet9", space_to_depth=3)
+
+
+def test_resnet9_pool_first_pools_before_bn_relu_and_keeps_the_weights():
+    kw = dict(classes=10, channels=(8, 16, 16, 32), fused_bn_relu=True)
+    plain, pooled = get_model("cifar_resnet9", **kw), get_model("cifar_resnet9", pool_first=True, **kw)
+    plain.initialize(mx.init.Xavier())
+    x = mx.nd.random.uniform(shape=(2, 1, 28, 28))
+    plain(x)
+    pooled.initialize()
+    pooled(x)
+    for name, p in plain.collect_params().items():  # the same parameters under the same names
+        q = pooled.collect_params()[name]
+        q.set_data(p.data() + mx.nd.random.uniform(-0.5, 0.5, shape=p.shape) if "beta" in name else p.data())
+    block = pooled.features[1]  # the first stage's pooled conv: conv -> pool -> BN + ReLU
+    conv, _, bn = list(block)
+    prep = pooled.features[0](x)
+    h = mx.nd.Pooling(conv(prep), kernel=(2, 2), stride=(2, 2), pool_type="max")
+    by_hand = mx.nd.relu((h - bn.running_mean.data().reshape(1, -1, 1, 1))
+                         / mx.nd.sqrt(bn.running_var.data().reshape(1, -1, 1, 1) + bn._kwargs["eps"])
+                         * bn.gamma.data().reshape(1, -1, 1, 1) + bn.beta.data().reshape(1, -1, 1, 1))
+    np.testing.assert_allclose(block(prep).asnumpy(), by_hand.asnumpy(), rtol=1e-4, atol=1e-5)
+    # with a negative shift BN + ReLU no longer commutes with the max: the two orders differ
+    assert not np.allclose(pooled(x).asnumpy(), plain(x).asnumpy(), atol=1e-4)
+
+
+def test_resnet9_without_prep_layer_saves_its_multiply_adds():
+    from gluon_tricks.models.complexity import complexity
+    kw = dict(classes=10, channels=(16, 32, 64, 128))
+    full, bare = get_model("cifar_resnet9", **kw), get_model("cifar_resnet9", prep_layer=False, **kw)
+    for net in (full, bare):
+        net.initialize(mx.init.Xavier())
+        assert net(mx.nd.zeros((2, 1, 28, 28))).shape == (2, 10)
+    assert len(full.features) - len(bare.features) == 1
+    (p_full, m_full), (p_bare, m_bare) = complexity(full, (1, 28, 28)), complexity(bare, (1, 28, 28))
+    # gone: the prep conv (1 -> 16) and stage 1 reading 16 channels; stage 1 now reads the image
+    assert m_full - m_bare == 28 * 28 * 9 * (1 * 16 + 16 * 32 - 1 * 32)
+    assert p_full - p_bare == 9 * (16 + 16 * 32 - 32) + 2 * 16  # and the prep BN's gamma and beta
