@@ -138,13 +138,15 @@ def test_accuracy_report_counts_top_k_and_the_loss_by_hand():
     assert report["loss"] == pytest.approx(-np.mean(np.log(prob[np.arange(10), labels])), rel=1e-5)
 
 
-def test_bn_recomputation_averages_the_batches_statistics():
+@pytest.mark.parametrize("layer", ["BatchNorm", "BatchNormReLU"])
+def test_bn_recomputation_averages_the_batches_statistics(layer):
     from mxnet.gluon import nn
     from gluon_tricks.train.evaluation import recompute_bn_stats
     # A lone BN: its recomputed running mean must be the mean over the batches it saw (MXNet
     # updates running statistics in backward only; a forward-only pass left them untouched).
+    # The fused BN + ReLU is no subclass of nn.BatchNorm: it was skipped until this test had it.
     net = nn.HybridSequential()
-    net.add(nn.BatchNorm(in_channels=2))
+    net.add(getattr(nn, layer)(in_channels=2))
     net.initialize()
     net.hybridize()
     batches = [np.random.default_rng(k).normal(3 + k, 1 + k, (8, 2, 4, 4)).astype(np.float32) for k in range(3)]

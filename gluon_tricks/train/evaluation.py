@@ -69,7 +69,8 @@ def recompute_bn_stats(net, loader, batches, ctxs, epoch_seed=10 ** 6):
     MXNet 1.9.1 updates BN's running statistics in the *backward* pass, not the forward (a
     forward in training mode alone changes nothing), so each batch goes forward and backward,
     with the gradient taken for the input only: the weights' gradients are left alone."""
-    bns = [b for b in blocks(net) if isinstance(b, gluon.nn.BatchNorm) and not b._kwargs.get("use_global_stats")]
+    bns = [b for b in blocks(net) if isinstance(b, (gluon.nn.BatchNorm, gluon.nn.BatchNormReLU))
+           and not b._kwargs.get("use_global_stats")]
     saved = [b._kwargs["momentum"] for b in bns]
     params = list(net.collect_params().values())
     grad_reqs = [p.grad_req for p in params]
