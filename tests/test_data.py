@@ -8,6 +8,7 @@ import pytest
 
 from gluon_tricks.data import ArrayLoader, BatchErasing, DatasetNotFound, ImageArrays, fashion_mnist_dir, read_idx
 from gluon_tricks.data.small import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, load_fashion_mnist
+from gluon_tricks.train import Recipe
 
 
 def _write_idx(path, array):
@@ -89,6 +90,33 @@ def test_crop_and_flip_are_shifted_or_mirrored_windows_of_the_padded_image():
             seen_flip |= any(k[2] for k in match)
             seen_shift |= any(k[:2] != (2, 2) for k in match)
     assert seen_flip and seen_shift
+
+
+def _mirrored(loader, data, epoch):
+    """{label: was the image mirrored in this epoch} (no crop: each image is itself or its mirror)."""
+    seen = {}
+    for x, y in loader.epoch(epoch):
+        for img, label in zip(x.asnumpy()[:, 0], y.asnumpy().astype(int)):
+            original = data.images[label, :, :, 0].astype(np.float32)
+            assert np.array_equal(img, original) or np.array_equal(img, original[:, ::-1])
+            seen[label] = not np.array_equal(img, original)
+    return seen
+
+
+def test_alternating_flip_shows_each_image_both_ways_in_any_two_epochs():
+    images = (np.arange(48 * 25).reshape(48, 5, 5, 1) % 251).astype(np.uint8)  # asymmetric, distinct
+    data = ImageArrays(images, np.arange(48, dtype=np.int32), tuple(range(48)))
+    kw = dict(batch_size=8, mean=(0.0,), std=(1.0,), train=True, flip=True, seed=5)
+    alternating = ArrayLoader(data, alternate_flip=True, **kw)
+    epochs = [_mirrored(alternating, data, e) for e in range(4)]
+    assert 12 <= sum(epochs[0].values()) <= 36  # a random half to start
+    for e in range(3):
+        assert all(epochs[e][i] != epochs[e + 1][i] for i in range(48))
+    coins = ArrayLoader(data, **kw)  # independent coins repeat a view for about half the images
+    first, second = _mirrored(coins, data, 0), _mirrored(coins, data, 1)
+    assert sum(first[i] == second[i] for i in range(48)) > 8
+    with pytest.raises(ValueError, match="alternate_flip needs flip"):
+        Recipe(flip=False, alternate_flip=True).validate()
 
 
 def test_epochs_are_reproducible_and_differ():

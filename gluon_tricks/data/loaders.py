@@ -25,7 +25,8 @@ def build_loaders(recipe, part_index=0, num_parts=1):
     info = dataset_info(recipe.dataset)
     train, test = small_sets(recipe)
     train_loader = ArrayLoader(train, recipe.batch_size, info.mean, info.std, train=True, pad=recipe.pad_crop,
-                               flip=recipe.flip, batch_transform=erasing or None, seed=recipe.seed,
+                               flip=recipe.flip, alternate_flip=recipe.alternate_flip,
+                               batch_transform=erasing or None, seed=recipe.seed,
                                part_index=part_index, num_parts=num_parts,
                                sizes=stage_sizes(recipe.train_sizes, recipe.epochs))
     return train_loader, build_test_loader(recipe, test), train.classes

@@ -224,6 +224,11 @@ class ArrayLoader:
     the whole normalised batch before it is sharded. The order of epoch ``e`` depends only on ``(seed, e)`` and batch ``b``'s augmentation only on
     ``(seed, e, b)``: a run resumed at any batch sees the batches an unbroken run would.
 
+    ``alternate_flip`` mirrors image ``i`` in epoch ``e`` when ``first[i] + e`` is odd (``first``
+    a random bit per image): in any two epochs in a row each image is seen both ways, where
+    independent coins repeat a view half of the time (Jordan's airbench found it worth
+    epochs in short runs).
+
     ``sizes`` (one per epoch: :func:`stage_sizes`) resizes each training batch after
     crop and flip: progressive resizing trains early epochs on fewer pixels.
 
@@ -235,7 +240,7 @@ class ArrayLoader:
     skipped = 0  # in memory, every image decodes
 
     def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, batch_transform=None,
-                 seed=0, part_index=0, num_parts=1, sizes=None):
+                 seed=0, part_index=0, num_parts=1, sizes=None, alternate_flip=False):
         if not 0 <= part_index < num_parts:
             raise ValueError("part_index %d is not in [0, %d)" % (part_index, num_parts))
         self.data = data
@@ -245,6 +250,7 @@ class ArrayLoader:
         self.train = train
         self.pad = pad
         self.flip = flip
+        self._first_flip = np.random.default_rng((seed, 3)).random(len(data)) < 0.5 if alternate_flip else None
         self.batch_transform = batch_transform
         self.seed = seed
         self.sizes = list(sizes or [])
@@ -270,7 +276,7 @@ class ArrayLoader:
         for b in range(start, len(self)):
             idx = order[b * self.global_batch:(b + 1) * self.global_batch]
             rng = np.random.default_rng((self.seed, epoch, b, 1))
-            batch = self._crop_flip(idx, rng) if self.train and (self.pad or self.flip) else self.data.images[idx]
+            batch = self._crop_flip(idx, rng, epoch) if self.train and (self.pad or self.flip) else self.data.images[idx]
             x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
             size = self.sizes[min(epoch, len(self.sizes) - 1)] if self.train and self.sizes else None
             if size and size != x.shape[2]:
@@ -280,12 +286,13 @@ class ArrayLoader:
                 self.batch_transform(x, rng)
             yield mx.nd.array(x[self.part]), mx.nd.array(self.data.labels[idx][self.part], dtype=np.float32)
 
-    def _crop_flip(self, idx, rng):
+    def _crop_flip(self, idx, rng, epoch):
         _, h, w, _ = self.data.images.shape
         b = len(idx)
         rows = rng.integers(0, 2 * self.pad + 1, b)[:, None] + np.arange(h)
         cols = rng.integers(0, 2 * self.pad + 1, b)[:, None] + np.arange(w)
         if self.flip:
-            flipped = rng.random(b) < 0.5
+            coins = rng.random(b) < 0.5  # drawn either way, so what rng gives next (cutout) is the same
+            flipped = coins if self._first_flip is None else self._first_flip[idx] ^ bool(epoch % 2)
             cols[flipped] = cols[flipped, ::-1]
         return self._padded[idx[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -59,6 +59,9 @@ class Recipe:
                                "steps on batch_size x workers)")
     pad_crop: int = opt(2, "pad by N pixels, then random-crop back; 0 = off")
     flip: bool = opt(True, "random horizontal flip", negative="--no-flip")
+    alternate_flip: bool = opt(False, "small data sets: each image mirrored in every other epoch (a random half in "
+                                      "the first) instead of by a coin per epoch, so any two epochs in a row show "
+                                      "both views (airbench)")
     train_samples: int = opt(0, "train on a fixed random subset of N images (quick trials); 0 = all")
     test_samples: int = opt(0, "evaluate on the first N test images only; 0 = all")
     train_sizes: tuple = opt((), "progressive resizing (small data sets): training input sizes, one per equal stage "
@@ -168,6 +171,9 @@ class Recipe:
             (self.checkpoint_interval >= 0 and self.save_frequency >= 0, "checkpoint_interval and save_frequency "
                                                                           "must be >= 0"),
             (all(v >= 8 and v == int(v) for v in self.train_sizes), "train_sizes must be whole numbers >= 8"),
+            (self.flip or not self.alternate_flip, "alternate_flip needs flip"),
+            (self.dataset != "images" or not self.alternate_flip,
+             "alternate_flip works on the small in-memory data sets, not on --dataset images"),
             (self.dataset != "images" or not self.train_sizes,
              "train_sizes (progressive resizing) works on the small in-memory data sets, not on --dataset images"),
             (self.input_size >= 8 and 0 < self.crop_ratio <= 1, "input_size must be >= 8 and crop_ratio in (0, 1]"),
