@@ -12,10 +12,14 @@ machine hit all of them):
 A rung's part is its time minus the next rung's: the part the next rung removes (the last rung's part
 is all of it). The last rung's
 GFLOP/s is set against this machine's float32 GEMM peak (FullyConnected, same threads).
+``--operators`` adds MXNet's operator profiler over the "data on the device" rung, with bulk
+execution off so each operator is timed alone (for the whole run: the rungs too run unbulked
+then): which operators the rest of the step is.
 
     python bench/step_profile.py                                  # ResNet-9 w32 recipe, batches 128, 512
     python bench/step_profile.py --recipe model_zoo/fashion_mnist_resnet20_v1b.yaml --batches 128
     python bench/step_profile.py --model resnet50_v1d --size 224 --batches 32   # synthetic data only
+    python bench/step_profile.py --recipe model_zoo/fashion_mnist_faster.yaml --batches 512 --operators
 """
 import argparse
 import json
@@ -100,7 +104,19 @@ def rungs(recipe, batch, shape, classes, real_data):
     return steps, net
 
 
-def profile(recipe, batch, shape, classes, real_data, iters, blocks):
+def operator_profile(step, iters):
+    """[(operator, ms per step)], slowest first, from MXNet's aggregate profiler over ``iters`` steps."""
+    timed(step, 2)
+    mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True,
+                           filename=os.devnull)
+    mx.profiler.set_state("run")
+    timed(step, iters)
+    mx.profiler.set_state("stop")
+    stats = json.loads(mx.profiler.dumps(reset=True, format="json"))["Time"].get("operator", {})
+    return sorted(((op, v["Total"] / iters) for op, v in stats.items()), key=lambda kv: -kv[1])
+
+
+def profile(recipe, batch, shape, classes, real_data, iters, blocks, operators=False):
     steps, net = rungs(recipe, batch, shape, classes, real_data)
     for step in steps.values():
         timed(step, 2)  # build the graphs, allocate
@@ -110,7 +126,7 @@ def profile(recipe, batch, shape, classes, real_data, iters, blocks):
             seconds[name] += timed(step, iters)
     ms = {name: 1000 * s / (iters * blocks) for name, s in seconds.items()}
     macs = complexity(net, shape)[1]
-    return ms, macs
+    return ms, macs, operator_profile(steps["data on the device"], iters * blocks) if operators else None
 
 
 def main():
@@ -123,7 +139,11 @@ def main():
     p.add_argument("--batches", default="128,512", help="comma-separated batch sizes")
     p.add_argument("--iters", type=int, default=5, help="timed steps per block")
     p.add_argument("--blocks", type=int, default=3, help="timed blocks per rung, alternating")
+    p.add_argument("--operators", action="store_true",
+                   help="also time each operator of the step (MXNet's profiler; bulk execution off for the whole run)")
     args = p.parse_args()
+    if args.operators:  # read when the graphs are built: a bulked segment would be timed as one operator
+        os.environ.update(MXNET_EXEC_BULK_EXEC_TRAIN="0", MXNET_EXEC_BULK_EXEC_INFERENCE="0")
     recipe = Recipe.load(args.recipe)
     if args.model:
         recipe = Recipe.from_dict(dict(recipe.to_dict(), model=args.model, model_kwargs={}))
@@ -141,7 +161,7 @@ def main():
                                           "the recipe's real data and augmentation" if real_data else "synthetic data"))
     results = []
     for batch in [int(b) for b in args.batches.split(",")]:
-        ms, macs = profile(recipe, batch, shape, args.classes, real_data, args.iters, args.blocks)
+        ms, macs, ops = profile(recipe, batch, shape, args.classes, real_data, args.iters, args.blocks, args.operators)
         names = list(ms)
         rows = []
         for i, name in enumerate(names):
@@ -154,7 +174,13 @@ def main():
                                    ("its part (ms)", "part", "%.1f"), ("share of the step", "share", "%.0f%%")]))
         print("convolutions only: %.0f GFLOP/s = %.0f%% of the GEMM peak; the whole first rung: %.0f%%"
               % (convs, 100 * convs / peak, 100 * convs * ms["convolutions only"] / ms[names[0]] / peak))
-        results.append({"batch": batch, "ms": ms, "macs": macs, "conv_gflops": convs})
+        if ops:
+            total = sum(t for _, t in ops)
+            print("\noperators of the \"data on the device\" step, bulk execution off (%.1f ms/step in all; "
+                  "the rungs above too):" % total)
+            print(markdown_table([{"op": op, "ms": t, "share": 100 * t / total} for op, t in ops if t >= 0.005 * total],
+                                 [("operator", "op", "%s"), ("ms/step", "ms", "%.1f"), ("share", "share", "%.0f%%")]))
+        results.append({"batch": batch, "ms": ms, "macs": macs, "conv_gflops": convs, "operators": ops})
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "step_profile.jsonl"), "a") as f:
         f.write(json.dumps({"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "gemm_gflops": peak,
