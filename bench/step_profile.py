@@ -13,8 +13,8 @@ A rung's part is its time minus the next rung's: the part the next rung removes 
 is all of it). The last rung's
 GFLOP/s is set against this machine's float32 GEMM peak (FullyConnected, same threads).
 ``--operators`` adds MXNet's operator profiler over the "data on the device" rung, with bulk
-execution off so each operator is timed alone (for the whole run: the rungs too run unbulked
-then): which operators the rest of the step is.
+execution off so each operator is timed alone (on a fresh graph, after the rungs are timed as
+they run in training): which operators the rest of the step is.
 
     python bench/step_profile.py                                  # ResNet-9 w32 recipe, batches 128, 512
     python bench/step_profile.py --recipe model_zoo/fashion_mnist_resnet20_v1b.yaml --batches 128
@@ -56,7 +56,8 @@ def gemm_gflops(n=1024, repeats=20):
 
 def rungs(recipe, batch, shape, classes, real_data):
     """{rung: step function returning an NDArray to wait on}, all on one network's parameters."""
-    recipe = Recipe.from_dict(dict(recipe.to_dict(), batch_size=batch))
+    # every rung at the native size: a progressive-resizing recipe's loader would start at its smallest
+    recipe = Recipe.from_dict(dict(recipe.to_dict(), batch_size=batch, train_sizes=()))
     ctx = mx.cpu()
     net = build_net(recipe.model, classes, mx.nd.zeros((1,) + shape), [ctx], recipe.init, **recipe.model_kwargs)
     net.hybridize(static_alloc=True, static_shape=True)
@@ -104,16 +105,32 @@ def rungs(recipe, batch, shape, classes, real_data):
     return steps, net
 
 
-def operator_profile(step, iters):
-    """[(operator, ms per step)], slowest first, from MXNet's aggregate profiler over ``iters`` steps."""
-    timed(step, 2)
+def operator_profile(recipe, batch, shape, classes, iters):
+    """[(operator, ms per step)], slowest first, from MXNet's aggregate profiler over ``iters`` steps
+    of a fresh graph built with bulk execution off (a bulked segment is timed as one operator)."""
+    bulk = ("MXNET_EXEC_BULK_EXEC_TRAIN", "MXNET_EXEC_BULK_EXEC_INFERENCE")
+    saved = {k: os.environ.get(k) for k in bulk}
+    os.environ.update(dict.fromkeys(bulk, "0"))
+    try:
+        step = rungs(recipe, batch, shape, classes, False)[0]["data on the device"]
+        timed(step, 2)
+        stats = _profiled(step, iters)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
+    return sorted(((op, v["Total"] / iters) for op, v in stats.items()), key=lambda kv: -kv[1])
+
+
+def _profiled(step, iters):
     mx.profiler.set_config(profile_imperative=True, profile_symbolic=True, aggregate_stats=True,
                            filename=os.devnull)
     mx.profiler.set_state("run")
     timed(step, iters)
     mx.profiler.set_state("stop")
-    stats = json.loads(mx.profiler.dumps(reset=True, format="json"))["Time"].get("operator", {})
-    return sorted(((op, v["Total"] / iters) for op, v in stats.items()), key=lambda kv: -kv[1])
+    return json.loads(mx.profiler.dumps(reset=True, format="json"))["Time"].get("operator", {})
 
 
 def profile(recipe, batch, shape, classes, real_data, iters, blocks, operators=False):
@@ -126,7 +143,7 @@ def profile(recipe, batch, shape, classes, real_data, iters, blocks, operators=F
             seconds[name] += timed(step, iters)
     ms = {name: 1000 * s / (iters * blocks) for name, s in seconds.items()}
     macs = complexity(net, shape)[1]
-    return ms, macs, operator_profile(steps["data on the device"], iters * blocks) if operators else None
+    return ms, macs, operator_profile(recipe, batch, shape, classes, iters * blocks) if operators else None
 
 
 def main():
@@ -140,10 +157,8 @@ def main():
     p.add_argument("--iters", type=int, default=5, help="timed steps per block")
     p.add_argument("--blocks", type=int, default=3, help="timed blocks per rung, alternating")
     p.add_argument("--operators", action="store_true",
-                   help="also time each operator of the step (MXNet's profiler; bulk execution off for the whole run)")
+                   help="also time each operator of the step (MXNet's profiler, bulk execution off)")
     args = p.parse_args()
-    if args.operators:  # read when the graphs are built: a bulked segment would be timed as one operator
-        os.environ.update(MXNET_EXEC_BULK_EXEC_TRAIN="0", MXNET_EXEC_BULK_EXEC_INFERENCE="0")
     recipe = Recipe.load(args.recipe)
     if args.model:
         recipe = Recipe.from_dict(dict(recipe.to_dict(), model=args.model, model_kwargs={}))
@@ -177,7 +192,7 @@ def main():
         if ops:
             total = sum(t for _, t in ops)
             print("\noperators of the \"data on the device\" step, bulk execution off (%.1f ms/step in all; "
-                  "the rungs above too):" % total)
+                  "a fresh graph; the rungs above ran bulked, as in training):" % total)
             print(markdown_table([{"op": op, "ms": t, "share": 100 * t / total} for op, t in ops if t >= 0.005 * total],
                                  [("operator", "op", "%s"), ("ms/step", "ms", "%.1f"), ("share", "share", "%.0f%%")]))
         results.append({"batch": batch, "ms": ms, "macs": macs, "conv_gflops": convs, "operators": ops})
