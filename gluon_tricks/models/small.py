@@ -36,8 +36,9 @@ class ResNet9(HybridBlock):
     network skips its costliest, most memory-bound full-size activations. ``pool_first`` pools each
     pooled layer's convolution output before its BN + ReLU (airbench's order), so those run on a
     quarter of the elements; ``prep_layer=False`` drops the prep layer (the first stage's
-    convolution then sees the image itself): the two cheapest ways to a faster step.
-    ``pool_first`` keeps every parameter and its name (weights load either way)."""
+    convolution then sees the image itself): 1.41x faster steps together, but on Fashion-MNIST they
+    cost more accuracy than the time buys (bench/RESULTS.md, session 15). ``pool_first`` keeps every
+    parameter and its name (weights load either way)."""
 
     def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, fused_bn_relu=False, space_to_depth=1,
                  pool_first=False, prep_layer=True, **kwargs):
