@@ -8,6 +8,8 @@ Prints the CPU model and its flags beside every figure; appends to bench/results
 
     python bench/bf16_speedup.py                       # resnet50_v1b, 224 px, batch 32
     python bench/bf16_speedup.py --model cifar_resnet20_v1b --size 28 --channels 1 --batch 128
+    python bench/bf16_speedup.py --model cifar_resnet9 --size 28 --channels 1 --batch 512 \
+        --model-kwargs '{"channels": [16, 32, 64, 128], "fused_bn_relu": true}'
 """
 import argparse
 import json
@@ -47,7 +49,7 @@ def measure(args):
     x = mx.nd.random.uniform(shape=(args.batch, args.channels, args.size, args.size))
     y = mx.nd.array([i % 10 for i in range(args.batch)])
     recipe = Recipe(model=args.model, batch_size=args.batch, dtype=args.dtype, lr=0.01)
-    net = precision.prepare(build_net(args.model, 10, x[:1], ctx))
+    net = precision.prepare(build_net(args.model, 10, x[:1], ctx, **json.loads(args.model_kwargs)))
     trainer = build_trainer(recipe, net, precision=precision)
     stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctx, 10, precision=precision)
 
@@ -71,6 +73,8 @@ def measure(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="resnet50_v1b")
+    p.add_argument("--model-kwargs", default="{}", help="JSON keyword arguments for the network, e.g. "
+                   "'{\"channels\": [16, 32, 64, 128], \"fused_bn_relu\": true}' (the fast recipes' ResNet-9)")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--batch", type=int, default=32)
@@ -93,7 +97,7 @@ def main():
     results = {}
     for dtype in ("float32", "bfloat16"):
         cmd = [sys.executable, os.path.abspath(__file__), "--dtype", dtype] + \
-              ["--%s=%s" % (k, v) for k, v in vars(args).items() if k != "dtype"]
+              ["--%s=%s" % (k.replace("_", "-"), v) for k, v in vars(args).items() if k != "dtype"]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         results[dtype] = json.loads(out)
     f32, b16 = results["float32"], results["bfloat16"]
