@@ -11,7 +11,7 @@ machine hit all of them):
   convolutions only   ... and every ReLU removed: convolutions, pooling, additions, the classifier
 A rung's part is its time minus the next rung's: the part the next rung removes (the last rung's part
 is all of it). The last rung's
-GFLOP/s is set against this machine's float32 GEMM peak (FullyConnected, same threads).
+GFLOP/s is set against this machine's GEMM peak in the step's dtype (FullyConnected, same threads).
 ``--operators`` adds MXNet's operator profiler over the "data on the device" rung, with bulk
 execution off so each operator is timed alone (on a fresh graph, after the rungs are timed as
 they run in training): which operators the rest of the step is.
@@ -20,6 +20,7 @@ they run in training): which operators the rest of the step is.
     python bench/step_profile.py --recipe model_zoo/fashion_mnist_resnet20_v1b.yaml --batches 128
     python bench/step_profile.py --model resnet50_v1d --size 224 --batches 32   # synthetic data only
     python bench/step_profile.py --recipe model_zoo/fashion_mnist_faster.yaml --batches 512 --operators
+    python bench/step_profile.py --model resnet50_v1d --size 224 --batches 32 --dtype bfloat16 --operators
 """
 import argparse
 import json
@@ -34,7 +35,7 @@ from mxnet import autograd, gluon
 from gluon_tricks import data
 from gluon_tricks.benchmark import complexity, markdown_table, timed, without_ops
 from gluon_tricks.machine import cpu_flags, machine_info
-from gluon_tricks.train import Recipe
+from gluon_tricks.train import Precision, Recipe
 from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer
 from gluon_tricks.zoo import build_net
 
@@ -43,9 +44,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RECIPE = os.path.join(HERE, "..", "model_zoo", "fashion_mnist_resnet9_w32.yaml")
 
 
-def gemm_gflops(n=1024, repeats=20):
-    """float32 GEMM throughput of MXNet's oneDNN on this machine's threads (FullyConnected n^3)."""
+def gemm_gflops(n=1024, repeats=20, dtype="float32"):
+    """GEMM throughput of MXNet's oneDNN in ``dtype`` on this machine's threads (FullyConnected n^3,
+    inputs already in the dtype)."""
     a, w = mx.nd.random.uniform(shape=(n, n)), mx.nd.random.uniform(shape=(n, n))
+    if dtype == "bfloat16":
+        from mxnet.contrib import amp
+        a, w = (mx.nd.amp_cast(t, dtype=amp.amp.bfloat16) for t in (a, w))
     mx.nd.FullyConnected(a, w, no_bias=True, num_hidden=n).wait_to_read()
     tic = time.perf_counter()
     for _ in range(repeats):
@@ -59,9 +64,11 @@ def rungs(recipe, batch, shape, classes, real_data):
     # every rung at the native size: a progressive-resizing recipe's loader would start at its smallest
     recipe = Recipe.from_dict(dict(recipe.to_dict(), batch_size=batch, train_sizes=()))
     ctx = mx.cpu()
-    net = build_net(recipe.model, classes, mx.nd.zeros((1,) + shape), [ctx], recipe.init, **recipe.model_kwargs)
-    net.hybridize(static_alloc=True, static_shape=True)
-    stepper = Stepper(recipe, net, build_trainer(recipe, net), build_loss(recipe), [ctx], classes)
+    precision = Precision.from_recipe(recipe)
+    net = precision.prepare(build_net(recipe.model, classes, mx.nd.zeros((1,) + shape), [ctx], recipe.init,
+                                      **recipe.model_kwargs))
+    stepper = Stepper(recipe, net, build_trainer(recipe, net, precision=precision), build_loss(recipe), [ctx],
+                      classes, precision=precision)
     meter = Meter()
     x = mx.nd.random.normal(shape=(batch,) + shape)
     y = mx.nd.array([i % classes for i in range(batch)])
@@ -156,12 +163,17 @@ def main():
     p.add_argument("--batches", default="128,512", help="comma-separated batch sizes")
     p.add_argument("--iters", type=int, default=5, help="timed steps per block")
     p.add_argument("--blocks", type=int, default=3, help="timed blocks per rung, alternating")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"),
+                   help="override the recipe's precision (bfloat16: MXNet AMP, a CPU with avx512_bf16 or AMX)")
     p.add_argument("--operators", action="store_true",
                    help="also time each operator of the step (MXNet's profiler, bulk execution off)")
     args = p.parse_args()
     recipe = Recipe.load(args.recipe)
     if args.model:
         recipe = Recipe.from_dict(dict(recipe.to_dict(), model=args.model, model_kwargs={}))
+    if args.dtype:
+        recipe = Recipe.from_dict(dict(recipe.to_dict(), dtype=args.dtype))
+    Precision.from_recipe(recipe).check([mx.cpu()]).activate()  # AMP patches operators before any graph
     real_data = args.size is None
     if real_data:
         shape = tuple(data.build_loaders(recipe)[0].data_shape)
@@ -169,9 +181,10 @@ def main():
         shape = (args.channels, args.size, args.size)
     machine = machine_info()
     flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni"})
-    peak = gemm_gflops()
-    print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s; float32 GEMM peak %.0f GFLOP/s"
-          % (machine["cpu"], machine["cores"], machine["omp_num_threads"], " ".join(flags), machine["mxnet"], peak))
+    peak = gemm_gflops(dtype=recipe.dtype)
+    print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s; %s GEMM peak %.0f GFLOP/s"
+          % (machine["cpu"], machine["cores"], machine["omp_num_threads"], " ".join(flags), machine["mxnet"],
+             recipe.dtype, peak))
     print("network: %s %s, input %s, %s" % (recipe.model, json.dumps(recipe.model_kwargs), "x".join(map(str, shape)),
                                           "the recipe's real data and augmentation" if real_data else "synthetic data"))
     results = []

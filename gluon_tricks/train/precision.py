@@ -160,7 +160,9 @@ def bf16_advice(contexts, flags=None, ratio=None):
 class Precision:
     """float32, float16 (GPU: the net cast to float16 with BN kept in float32, float32 master
     weights in the optimizer, dynamic or static loss scaling) or bfloat16 (CPU: MXNet AMP runs
-    convolutions and FC layers in bfloat16 and keeps BN, softmax and the weights in float32)."""
+    convolutions and FC layers in bfloat16; BN, ReLU, pooling and additions take the bfloat16
+    activations as they come, with BN's parameters and statistics, softmax, the loss and the
+    weights in float32)."""
 
     _amp_on = False  # AMP patches MXNet's operators for the whole process, once
 
