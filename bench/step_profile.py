@@ -9,6 +9,7 @@ machine hit all of them):
   forward + backward  no optimizer update, no smoothed targets, no metrics (plain cross-entropy)
   without BN          forward + backward of the graph with every BatchNorm removed
   convolutions only   ... and every ReLU removed: convolutions, pooling, additions, the classifier
+(the last two float32 only: a stripped graph loses AMP's bfloat16 casts)
 A rung's part is its time minus the next rung's: the part the next rung removes (the last rung's part
 is all of it). The last rung's
 GFLOP/s is set against this machine's GEMM peak in the step's dtype (FullyConnected, same threads).
@@ -107,8 +108,9 @@ def rungs(recipe, batch, shape, classes, real_data):
             return loss
         return step
     steps["forward + backward"] = fwd_bwd(net)
-    steps["without BN"] = fwd_bwd(without_ops(net, ("bn",)))
-    steps["convolutions only"] = fwd_bwd(without_ops(net, ("bn", "relu")))
+    if recipe.dtype == "float32":  # a stripped graph is rebuilt without AMP's casts: it would run in float32
+        steps["without BN"] = fwd_bwd(without_ops(net, ("bn",)))
+        steps["convolutions only"] = fwd_bwd(without_ops(net, ("bn", "relu")))
     return steps, net
 
 
@@ -196,12 +198,13 @@ def main():
             part = ms[name] - ms[names[i + 1]] if i + 1 < len(names) else ms[name]
             rows.append({"rung": name, "ms": ms[name], "ips": 1000 * batch / ms[name], "part": part,
                          "share": 100 * part / ms[names[0]]})
-        convs = 3 * 2 * macs * batch / (ms["convolutions only"] / 1000) / 1e9  # fwd + 2x bwd
+        last = names[-1]  # "convolutions only", or under bfloat16 the whole forward + backward
+        convs = 3 * 2 * macs * batch / (ms[last] / 1000) / 1e9  # fwd + 2x bwd
         print("\nbatch %d (%.1f M multiply-adds per image forward)" % (batch, macs / 1e6))
         print(markdown_table(rows, [("rung", "rung", "%s"), ("ms/step", "ms", "%.1f"), ("img/s", "ips", "%.0f"),
                                    ("its part (ms)", "part", "%.1f"), ("share of the step", "share", "%.0f%%")]))
-        print("convolutions only: %.0f GFLOP/s = %.0f%% of the GEMM peak; the whole first rung: %.0f%%"
-              % (convs, 100 * convs / peak, 100 * convs * ms["convolutions only"] / ms[names[0]] / peak))
+        print("%s: %.0f GFLOP/s = %.0f%% of the GEMM peak; the whole first rung: %.0f%%"
+              % (last, convs, 100 * convs / peak, 100 * convs * ms[last] / ms[names[0]] / peak))
         if ops:
             total = sum(t for _, t in ops)
             print("\noperators of the \"data on the device\" step, bulk execution off (%.1f ms/step in all; "
