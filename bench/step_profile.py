@@ -37,6 +37,7 @@ from gluon_tricks import data
 from gluon_tricks.benchmark import complexity, markdown_table, timed, without_ops
 from gluon_tricks.machine import cpu_flags, machine_info
 from gluon_tricks.train import Precision, Recipe
+from gluon_tricks.train.precision import PrecisionUnsupported
 from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer
 from gluon_tricks.zoo import build_net
 
@@ -175,7 +176,10 @@ def main():
         recipe = Recipe.from_dict(dict(recipe.to_dict(), model=args.model, model_kwargs={}))
     if args.dtype:
         recipe = Recipe.from_dict(dict(recipe.to_dict(), dtype=args.dtype))
-    Precision.from_recipe(recipe).check([mx.cpu()]).activate()  # AMP patches operators before any graph
+    try:
+        Precision.from_recipe(recipe).check([mx.cpu()]).activate()  # AMP patches operators before any graph
+    except PrecisionUnsupported as err:
+        raise SystemExit("step_profile.py: %s" % err)
     real_data = args.size is None
     if real_data:
         shape = tuple(data.build_loaders(recipe)[0].data_shape)
