@@ -25,26 +25,13 @@ def measure(args):
     """Runs inside the subprocess: one dtype."""
     import gluon_tricks  # noqa: F401  (sets OMP_NUM_THREADS before MXNet loads)
     import mxnet as mx
-    from mxnet.contrib import amp
+    from gluon_tricks.machine import gemm_gflops
     from gluon_tricks.train import Precision, Recipe
     from gluon_tricks.train.step import Stepper, build_loss, build_trainer
     from gluon_tricks.zoo import build_net
     precision = Precision(args.dtype).activate()
     ctx = [mx.cpu()]
-    # GEMM limit of this dtype: FullyConnected with N=M=K=4096.
-    n = 4096
-    a = mx.nd.random.uniform(shape=(n, n))
-    w = mx.nd.random.uniform(shape=(n, n))
-    if args.dtype == "bfloat16":  # cast once, so the figure is the kernel's, not the casts'
-        bf16 = amp.amp.bfloat16  # numpy has no bfloat16; MXNet names it by this structured dtype
-        a, w = mx.nd.amp_cast(a, dtype=bf16), mx.nd.amp_cast(w, dtype=bf16)
-    fc = lambda: mx.nd.FullyConnected(a, w, no_bias=True, num_hidden=n)  # noqa: E731
-    fc().wait_to_read()
-    tic = time.time()
-    for _ in range(5):
-        out = fc()
-    out.wait_to_read()
-    gflops = 5 * 2 * n ** 3 / (time.time() - tic) / 1e9
+    gflops = gemm_gflops(4096, 5, args.dtype)  # the GEMM limit of this dtype
 
     x = mx.nd.random.uniform(shape=(args.batch, args.channels, args.size, args.size))
     y = mx.nd.array([i % 10 for i in range(args.batch)])

@@ -35,7 +35,7 @@ from mxnet import autograd, gluon
 
 from gluon_tricks import data
 from gluon_tricks.benchmark import complexity, markdown_table, timed, without_ops
-from gluon_tricks.machine import cpu_flags, machine_info
+from gluon_tricks.machine import cpu_flags, gemm_gflops, machine_info
 from gluon_tricks.train import Precision, Recipe
 from gluon_tricks.train.precision import PrecisionUnsupported
 from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer
@@ -44,21 +44,6 @@ from gluon_tricks.zoo import build_net
 warnings.filterwarnings("ignore", message="Cannot decide type")  # SymbolBlock on a stripped graph
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_RECIPE = os.path.join(HERE, "..", "model_zoo", "fashion_mnist_resnet9_w32.yaml")
-
-
-def gemm_gflops(n=1024, repeats=20, dtype="float32"):
-    """GEMM throughput of MXNet's oneDNN in ``dtype`` on this machine's threads (FullyConnected n^3,
-    inputs already in the dtype)."""
-    a, w = mx.nd.random.uniform(shape=(n, n)), mx.nd.random.uniform(shape=(n, n))
-    if dtype == "bfloat16":
-        from mxnet.contrib import amp
-        a, w = (mx.nd.amp_cast(t, dtype=amp.amp.bfloat16) for t in (a, w))
-    mx.nd.FullyConnected(a, w, no_bias=True, num_hidden=n).wait_to_read()
-    tic = time.perf_counter()
-    for _ in range(repeats):
-        out = mx.nd.FullyConnected(a, w, no_bias=True, num_hidden=n)
-    out.wait_to_read()
-    return 2 * n ** 3 * repeats / (time.perf_counter() - tic) / 1e9
 
 
 def rungs(recipe, batch, shape, classes, real_data):
@@ -187,7 +172,7 @@ def main():
         shape = (args.channels, args.size, args.size)
     machine = machine_info()
     flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni"})
-    peak = gemm_gflops(dtype=recipe.dtype)
+    peak = gemm_gflops(repeats=20, dtype=recipe.dtype)
     print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s; %s GEMM peak %.0f GFLOP/s"
           % (machine["cpu"], machine["cores"], machine["omp_num_threads"], " ".join(flags), machine["mxnet"],
              recipe.dtype, peak))

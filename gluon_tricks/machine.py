@@ -53,3 +53,20 @@ def process_started():
         return boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return _IMPORTED
+
+
+def gemm_gflops(n=1024, repeats=10, dtype="float32"):
+    """MXNet's oneDNN GEMM throughput in ``dtype`` on this process's threads (FullyConnected n^3,
+    inputs cast beforehand so the figure is the kernel's, not the casts'): the peak a model's
+    convolutions are read against, and the probe that says whether bfloat16 pays here."""
+    import mxnet as mx
+    a, w = mx.nd.random.uniform(shape=(n, n)), mx.nd.random.uniform(shape=(n, n))
+    if dtype == "bfloat16":
+        from mxnet.contrib import amp
+        a, w = (mx.nd.amp_cast(t, dtype=amp.amp.bfloat16) for t in (a, w))
+    mx.nd.FullyConnected(a, w, no_bias=True, num_hidden=n).wait_to_read()
+    tic = time.perf_counter()
+    for _ in range(repeats):
+        out = mx.nd.FullyConnected(a, w, no_bias=True, num_hidden=n)
+    out.wait_to_read()
+    return 2 * n ** 3 * repeats / (time.perf_counter() - tic) / 1e9

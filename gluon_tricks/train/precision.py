@@ -3,9 +3,8 @@ optimizer keeps in float32, and loss scaling. ``fit``, ``benchmark`` and the ben
 take it from here, so a dtype behaves the same in each."""
 import json
 import os
-import time
 
-from ..machine import BF16_CPU_FLAGS, cpu_flags, cpu_model
+from ..machine import BF16_CPU_FLAGS, cpu_flags, cpu_model, gemm_gflops
 
 
 class LossScaler:
@@ -101,7 +100,6 @@ def bf16_gemm_ratio(n=1024, repeats=10, cache=PROBE_CACHE):
     cached: whether bfloat16 pays depends on the CPU and the library (1.94x on a Zen 5 with
     avx512_bf16, 0.54-0.63x on a Xeon with AMX under MXNet 1.9.1's oneDNN)."""
     import mxnet as mx
-    from mxnet.contrib import amp
     key = "%s|%s|%s" % (cpu_model(), ",".join(sorted(cpu_flags() & set(BF16_CPU_FLAGS + ("avx512f",)))), mx.__version__)
     try:
         with open(cache) as f:
@@ -110,17 +108,7 @@ def bf16_gemm_ratio(n=1024, repeats=10, cache=PROBE_CACHE):
         known = {}
     if key in known:
         return known[key]
-    a, w = mx.nd.random.uniform(shape=(n, n)), mx.nd.random.uniform(shape=(n, n))
-    speed = {}
-    for dtype, (x, y) in (("float32", (a, w)), ("bfloat16", (mx.nd.amp_cast(a, dtype=amp.amp.bfloat16),
-                                                              mx.nd.amp_cast(w, dtype=amp.amp.bfloat16)))):
-        mx.nd.FullyConnected(x, y, no_bias=True, num_hidden=n).wait_to_read()
-        tic = time.perf_counter()
-        for _ in range(repeats):
-            out = mx.nd.FullyConnected(x, y, no_bias=True, num_hidden=n)
-        out.wait_to_read()
-        speed[dtype] = repeats / (time.perf_counter() - tic)
-    known[key] = speed["bfloat16"] / speed["float32"]
+    known[key] = gemm_gflops(n, repeats, "bfloat16") / gemm_gflops(n, repeats, "float32")
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         with open(cache, "w") as f:
