@@ -230,6 +230,17 @@ def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
 
 
 @needs_data
+def test_whiten_images_sets_the_stem_from_the_training_images_and_it_stays_frozen(tmp_path):
+    from gluon_tricks.data.loaders import build_loaders
+    from gluon_tricks.models.whitening import patch_whitening
+    recipe = Recipe(**dict(QUICK, epochs=1), whiten_images=300, save_dir=str(tmp_path))
+    fit(recipe, progress=False)
+    params = _final_params(tmp_path)
+    expected = patch_whitening(build_loaders(recipe)[0].normalized(300), 3, 16)
+    np.testing.assert_allclose(params["conv1.weight"], expected, rtol=1e-6)  # after 10 steps, unchanged
+
+
+@needs_data
 def test_eval_from_skips_the_early_evaluations(tmp_path):
     from gluon_tricks.train.report import time_to_accuracy
     summary = fit(Recipe(**dict(QUICK, epochs=3), eval_from=3, ema_decay=0.9, save_dir=str(tmp_path)), progress=False)

@@ -391,3 +391,51 @@ def test_resnet9_without_prep_layer_saves_its_multiply_adds():
     # gone: the prep conv (1 -> 16) and stage 1 reading 16 channels; stage 1 now reads the image
     assert m_full - m_bare == 28 * 28 * 9 * (1 * 16 + 16 * 32 - 1 * 32)
     assert p_full - p_bare == 9 * (16 + 16 * 32 - 32) + 2 * 16  # and the prep BN's gamma and beta
+
+
+def test_patch_whitening_filters_are_the_top_principal_directions_at_unit_variance():
+    from gluon_tricks.models.whitening import patch_whitening
+    rng = np.random.default_rng(0)
+    # correlated pixels: smoothed noise, so 3x3 patches have a spread-out, unequal spectrum
+    noise = rng.normal(size=(64, 1, 14, 14))
+    images = noise + 0.8 * np.roll(noise, 1, axis=3) + 0.5 * np.roll(noise, 1, axis=2) + 0.3
+    filters = patch_whitening(images, 3, 8, eps=0.0)
+    assert filters.shape == (8, 1, 3, 3)
+    np.testing.assert_allclose(filters[4:], -filters[:4])  # each filter and its negative
+    patches = np.lib.stride_tricks.sliding_window_view(images, (3, 3), axis=(2, 3)).reshape(-1, 9)
+    centred = patches - patches.mean(axis=0)
+    responses = centred @ filters[:4].reshape(4, 9).T
+    np.testing.assert_allclose(np.cov(responses.T, bias=True), np.eye(4), atol=1e-6)  # white
+    # the four directions are the ones of largest variance: they span the top singular subspace
+    top = np.linalg.svd(centred, full_matrices=False)[2][:4]
+    directions = filters[:4].reshape(4, 9)
+    directions = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.abs(directions @ top.T), np.eye(4), atol=1e-6)
+    with pytest.raises(ValueError, match="odd"):
+        patch_whitening(images, 3, 7)
+    with pytest.raises(ValueError, match="only 9"):
+        patch_whitening(images, 3, 20)
+
+
+def test_whitened_first_conv_is_set_and_frozen_through_a_training_step():
+    from gluon_tricks.models.whitening import patch_whitening, whiten_first_conv
+    from gluon_tricks.train import Recipe
+    from gluon_tricks.train.step import Stepper, build_loss, build_trainer
+    net = get_model("cifar_resnet9", classes=10, channels=(8, 16, 16, 32))
+    x = mx.nd.random.normal(shape=(16, 1, 12, 12))
+    net.infer_shape(x)  # as build_net does: a forward pass would leave oneDNN layouts behind
+    net.initialize(mx.init.Xavier())
+    conv = whiten_first_conv(net, x.asnumpy())
+    assert conv is net.features[0][0] and conv.weight.grad_req == "null"
+    np.testing.assert_allclose(conv.weight.data().asnumpy(), patch_whitening(x.asnumpy(), 3, 8), rtol=1e-6)
+    before = {k: p.data().asnumpy().copy() for k, p in net.collect_params().items()}
+    recipe = Recipe(model="cifar_resnet9", batch_size=16, lr=0.1)
+    trainer = build_trainer(recipe, net)
+    Stepper(recipe, net, trainer, build_loss(recipe), [mx.cpu()], 10)(x, mx.nd.arange(16) % 10, 0, None)
+    changed = {k for k, p in net.collect_params().items() if not np.array_equal(p.data().asnumpy(), before[k])}
+    assert conv.weight.name not in changed
+    assert any("conv" in k and "weight" in k for k in changed)  # the other convolutions trained
+    with pytest.raises(ValueError, match="images of 3 channels"):
+        whiten_first_conv(net, np.zeros((2, 3, 12, 12), np.float32))
+    with pytest.raises(ValueError, match="whiten_images works on the small"):
+        Recipe(dataset="images", whiten_images=100).validate()

@@ -264,6 +264,11 @@ class ArrayLoader:
         _, h, w, c = self.data.images.shape
         return (c, h, w)
 
+    def normalized(self, count):
+        """The first ``count`` images as the network sees them, unaugmented, at their native size (NCHW float32)."""
+        images = self.data.images[:count].transpose(0, 3, 1, 2).astype(np.float32)
+        return (images - self._mean) / self._std
+
     def __len__(self):
         n = len(self.data)
         return n // self.global_batch if self.train else -(-n // self.global_batch)

@@ -106,6 +106,9 @@ class Recipe:
     hard_weight: float = opt(0.5, "distillation: weight of the true-label term; 1 - it weighs T^2 * soft term")
     last_gamma: bool = opt(False, "zero-init the last BN gamma of each residual branch")
     init: str = opt("msra", "weight initialiser", choices=("msra", "xavier"))
+    whiten_images: int = opt(0, "small data sets: set the first convolution to the whitened principal directions "
+                                "of the first N training images' patches (and their negatives), frozen "
+                                "(airbench); 0 = off")
     ema_decay: float = opt(0.0, "keep an exponential moving average of the weights with this decay, evaluated "
                                 "and checkpointed beside them (e.g. 0.999); 0 = off")
     tta_flip: bool = opt(False, "evaluate on each image and its mirror image, averaging probabilities")
@@ -175,6 +178,9 @@ class Recipe:
             (self.flip or not self.alternate_flip, "alternate_flip needs flip"),
             (self.dataset != "images" or not self.alternate_flip,
              "alternate_flip works on the small in-memory data sets, not on --dataset images"),
+            (self.whiten_images >= 0, "whiten_images must be >= 0 (0 = off)"),
+            (self.dataset != "images" or not self.whiten_images,
+             "whiten_images works on the small in-memory data sets, not on --dataset images"),
             (self.dataset != "images" or not self.train_sizes,
              "train_sizes (progressive resizing) works on the small in-memory data sets, not on --dataset images"),
             (self.input_size >= 8 and 0 < self.crop_ratio <= 1, "input_size must be >= 8 and crop_ratio in (0, 1]"),

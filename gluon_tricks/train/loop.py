@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import data
 from ..machine import process_started
+from ..models.whitening import whiten_first_conv
 from ..notice import notice
 from ..zoo import architecture, build_net
 from . import parallel
@@ -63,6 +64,8 @@ def build_network(run, precision):
     sample = mx.nd.zeros((1,) + tuple(run.train_loader.data_shape))
     kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
     net = build_net(recipe.model, classes, sample, run.ctxs, recipe.init, recipe.pretrained, **kwargs)
+    if recipe.whiten_images:
+        whiten_first_conv(net, run.train_loader.normalized(recipe.whiten_images))
     teacher = None
     if recipe.teacher:
         teacher = build_net(recipe.teacher, classes, sample, run.ctxs, params=recipe.teacher_params or True,
