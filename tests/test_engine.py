@@ -178,7 +178,8 @@ def test_bfloat16_training_loss_falls(tmp_path):
     """In a subprocess: AMP patches MXNet for the whole process."""
     code = ("from gluon_tricks.train import Recipe, fit\n"
             "s = fit(Recipe(model='cifar_resnet20_v1b', train_samples=1280, test_samples=256, batch_size=64, epochs=3,"
-            " warmup_epochs=0.5, log_interval=5, dtype='bfloat16', save_dir=%r), progress=False)\n"
+            " warmup_epochs=0.5, log_interval=5, dtype='bfloat16', model_kwargs={'fused_bn_relu': True},"
+            " save_dir=%r), progress=False)\n"
             "print('ACC', s['final_test_acc'])\n" % str(tmp_path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                             env=dict(os.environ, PYTHONPATH=ROOT))
@@ -189,6 +190,35 @@ def test_bfloat16_training_loss_falls(tmp_path):
     epochs = [r for r in read_log(str(tmp_path / "log.jsonl")) if r["kind"] == "epoch"]
     assert epochs[-1]["train_loss"] < 0.85 * epochs[0]["train_loss"]
     assert epochs[-1]["test_acc"] > 0.6
+    # the fused BN + ReLU asked for was trained apart (test_fused_bn_relu_loses_gradients_under_bf16), and said so
+    assert "fused_bn_relu off" in result.stderr
+    assert Recipe.load(str(tmp_path / "recipe.json")).model_kwargs == {"fused_bn_relu": False}
+
+
+@pytest.mark.skipif(not HAS_BF16, reason="this CPU has neither avx512_bf16 nor AMX; MXNet's oneDNN refuses bf16 here")
+def test_fused_bn_relu_loses_gradients_under_bf16():
+    """MXNet 1.9.1's bug that ``unfused_under_bf16`` works around, in plain MXNet: if this fails, MXNet no
+    longer drops them and bf16 runs may keep the fused layer."""
+    code = ("import sys, mxnet as mx\n"
+            "from mxnet.contrib import amp\n"
+            "from mxnet.gluon import nn\n"
+            "if sys.argv[1] == 'bfloat16': amp.init(target_dtype='bfloat16')\n"
+            "bn = nn.BatchNormReLU()\n"
+            "net = nn.HybridSequential()\n"
+            "net.add(nn.Conv2D(16, 3, padding=1, use_bias=False), bn, nn.Conv2D(32, 3, padding=1), nn.Dense(10))\n"
+            "net.initialize()\n"
+            "net.hybridize()\n"
+            "x = mx.nd.random.normal(shape=(8, 1, 12, 12))\n"
+            "with mx.autograd.record():\n"
+            "    y = net(x).sum()\n"
+            "y.backward()\n"
+            "print('ZERO', int((bn.gamma.grad().asnumpy() == 0).sum()))\n")
+    zeros = {}
+    for dtype in ("float32", "bfloat16"):
+        result = subprocess.run([sys.executable, "-c", code, dtype], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        zeros[dtype] = int(result.stdout.split("ZERO")[-1])
+    assert zeros == {"float32": 0, "bfloat16": 14}
 
 
 @needs_data

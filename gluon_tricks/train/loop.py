@@ -80,13 +80,24 @@ def resolve_dtype(recipe, ctxs):
     if recipe.dtype == "auto":
         dtype, why = choose_dtype(ctxs)
         notice("--dtype auto: %s (%s)" % (dtype, why))
-        return dataclasses.replace(recipe, dtype=dtype)
-    if recipe.dtype == "bfloat16":
+        recipe = dataclasses.replace(recipe, dtype=dtype)
+    elif recipe.dtype == "bfloat16":
         check_dtype("bfloat16", ctxs)
         advice = bf16_advice(ctxs)
         if advice:
             notice(advice)
-    return recipe
+    return unfused_under_bf16(recipe)
+
+
+def unfused_under_bf16(recipe):
+    """MXNet 1.9.1's fused BatchNormReLU under bfloat16 AMP passes back zero gradients in 7 of every
+    8 channels of the stem's BN (its convolution and BN then barely train) and steps slower than
+    BN + ReLU apart, so a bf16 run trains them apart (the same parameters: weights load either way)."""
+    if recipe.dtype != "bfloat16" or not recipe.model_kwargs.get("fused_bn_relu"):
+        return recipe
+    notice("bfloat16: fused_bn_relu off (under MXNet 1.9.1's bf16 AMP the fused BatchNormReLU loses the stem's "
+           "gradients in 7 of 8 channels, and BN + ReLU apart are faster; bench/RESULTS.md)")
+    return dataclasses.replace(recipe, model_kwargs=dict(recipe.model_kwargs, fused_bn_relu=False))
 
 
 def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()):
