@@ -266,8 +266,10 @@ class ArrayLoader:
 
     def normalized(self, count):
         """The first ``count`` images as the network sees them, unaugmented, at their native size (NCHW float32)."""
-        images = self.data.images[:count].transpose(0, 3, 1, 2).astype(np.float32)
-        return (images - self._mean) / self._std
+        return self._normalize(self.data.images[:count])
+
+    def _normalize(self, images):
+        return (images.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
 
     def __len__(self):
         n = len(self.data)
@@ -282,7 +284,7 @@ class ArrayLoader:
             idx = order[b * self.global_batch:(b + 1) * self.global_batch]
             rng = np.random.default_rng((self.seed, epoch, b, 1))
             batch = self._crop_flip(idx, rng, epoch) if self.train and (self.pad or self.flip) else self.data.images[idx]
-            x = (batch.transpose(0, 3, 1, 2).astype(np.float32) - self._mean) / self._std
+            x = self._normalize(batch)
             size = self.sizes[min(epoch, len(self.sizes) - 1)] if self.train and self.sizes else None
             if size and size != x.shape[2]:
                 rows, cols = resize_matrix(x.shape[2], size), resize_matrix(x.shape[3], size)
