@@ -38,6 +38,17 @@ def test_the_faster_recipe_is_the_fast_one_shorter_hotter_uncropped_and_evaluate
     assert [e for e in range(faster.epochs) if faster.evaluates(e)] == [6, 7]
 
 
+def test_the_fastest_recipe_is_the_faster_one_longer_at_low_size_whitened_and_evaluated_once():
+    """Row 20 of bench/RESULTS.md's path (10 epochs, whitened prep layer) with one evaluation and ``dtype: auto``."""
+    faster, fastest = (Recipe.load(os.path.join(ZOO, f)) for f in ("fashion_mnist_faster.yaml",
+                                                                    "fashion_mnist_fastest.yaml"))
+    changed = {k for k, v in fastest.to_dict().items() if faster.to_dict()[k] != v}
+    assert changed == {"epochs", "train_sizes", "whiten_images", "eval_from", "dtype", "save_dir"}
+    assert fastest.train_sizes == (20,) * 3 + (24,) * 2 + (28,) * 5 and fastest.whiten_images == 5000
+    assert [e for e in range(fastest.epochs) if fastest.evaluates(e)] == [9] and fastest.dtype == "auto"
+    assert fastest.model_kwargs["fused_bn_relu"]  # float32 keeps it; bfloat16 turns it off (loop.unfused_under_bf16)
+
+
 def test_with_epochs_keeps_the_schedule_at_the_same_fractions_of_training():
     """The tricks/baseline proxy of issue 14 shortens the 30-epoch pair to 14 epochs this way."""
     base = Recipe.load(os.path.join(ZOO, "fashion_mnist_resnet9_w32_e30_baseline.yaml"))
