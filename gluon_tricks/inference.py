@@ -65,6 +65,8 @@ class Predictor:
             classes = list(entry.inputs.class_names)
         sample = mx.nd.zeros((1,) + input_shape(recipe))
         kwargs = dict(settings, **recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
+        if kwargs.get("fused_bn_relu"):
+            kwargs["fused_bn_relu"] = False  # the same weights; oneDNN fuses Conv + BN + ReLU only from the pair
         net = inference_graph(build_net(arch, count, sample, [ctx], params=path, **kwargs))
         return cls(hybridize_fused(net, ctx), recipe, class_names(classes, count), ctx)
 
