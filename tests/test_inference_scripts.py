@@ -75,12 +75,16 @@ def test_bad_input_stops_with_one_line(run, fashion_jpegs, script, argv, reason,
 def resnet_d_with_odd_bn(classes, rng, path):
     """ResNet-18-D (64 px) whose BN statistics are far from 0/1, so folding them wrongly would
     show; its weights saved to ``path``."""
-    import mxnet as mx
-
     from gluon_tricks import get_model
-    net = get_model("resnet18_v1d", classes=classes)
+    return with_odd_bn(get_model("resnet18_v1d", classes=classes), (1, 3, 64, 64), rng, path)
+
+
+def with_odd_bn(net, shape, rng, path):
+    """``net`` initialised for inputs of ``shape``, its BN statistics and affine parameters drawn far
+    from 0/1, saved to ``path``."""
+    import mxnet as mx
     net.initialize(mx.init.Xavier(magnitude=2))
-    net(mx.nd.zeros((1, 3, 64, 64)))
+    net(mx.nd.zeros(shape))
     for name, p in net.collect_params().items():
         if name.endswith(("running_mean", "running_var", "gamma", "beta")):
             low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
@@ -183,14 +187,7 @@ def test_a_network_trained_with_fused_bn_relu_runs_as_the_pair_for_inference(tmp
         pytest.skip("this MXNet build has no oneDNN")
     rng = np.random.default_rng(2)
     kwargs = {"channels": [8, 16, 32, 64], "fused_bn_relu": True}
-    net = get_model("cifar_resnet9", classes=10, **kwargs)
-    net.initialize(mx.init.Xavier(magnitude=2))
-    net(mx.nd.zeros((1, 1, 28, 28)))
-    for name, p in net.collect_params().items():
-        if name.endswith(("running_mean", "running_var", "gamma", "beta")):
-            low = 0.5 if name.endswith(("running_var", "gamma")) else -0.3
-            p.set_data(mx.nd.array(rng.uniform(low, low + 1.0, p.shape)))
-    net.save_parameters(str(tmp_path / "f.params"))
+    net = with_odd_bn(get_model("cifar_resnet9", classes=10, **kwargs), (1, 1, 28, 28), rng, tmp_path / "f.params")
     net.hybridize()
     found = []
     net.apply(lambda b: found.append(b) if isinstance(b, mx.gluon.nn.Conv2D) else None)
