@@ -175,7 +175,7 @@ def test_a_fashion_mnist_run_classifies_grayscale_files_and_evaluates_on_its_tes
 
 def test_a_network_trained_with_fused_bn_relu_runs_as_the_pair_for_inference(tmp_path):
     """oneDNN folds BN into the convolution and fuses the ReLU only from BatchNorm + Activation; its
-    BatchNormReLU stays a separate kernel, which held back float32 (0.85x) and int8 (0.56-0.98x
+    BatchNormReLU stays a separate kernel, which held back float32 (0.79-0.86x) and int8 (0.56-0.98x
     float32) inference of the fused published models. The Predictor builds the pair: the same
     weights, the same numbers, every convolution folded, and int8 quantizes them all."""
     import mxnet as mx
