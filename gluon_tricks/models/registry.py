@@ -3,11 +3,17 @@ import difflib
 import fnmatch
 import re
 
+import functools
+
+from . import gluoncv_built
+from .inception import Inception3
+from .mobilenet import MobileNet, MobileNetV2
 from .resnet import IMAGENET_DEPTHS, ResNet
 from .resnet_v2 import PreActResNet
 from .small import ResNet9
 
 _MODELS = {}
+_BUILT_BY_GLUONCV = set()
 
 
 class UnknownModel(ValueError):
@@ -18,6 +24,12 @@ def register(name, cls, **settings):
     if name in _MODELS:
         raise ValueError("model %r is registered twice" % name)
     _MODELS[name] = (cls, settings)
+
+
+def builder(name):
+    """Who builds ``name``: 'gluon_tricks' (written in this package) or 'gluoncv' (GluonCV's own network)."""
+    _lookup(name)
+    return "gluoncv" if name in _BUILT_BY_GLUONCV else "gluon_tricks"
 
 
 def list_models(pattern="*"):
@@ -88,4 +100,25 @@ for _depth, _k in ((16, 10), (28, 10), (40, 8)):
     register("cifar_wideresnet%d_%d" % (_depth, _k), PreActResNet, small_input=True, classes=10,
              layers=((_depth - 4) // 6,) * 3, channels=(16 * _k, 32 * _k, 64 * _k), stem_channels=16, stem_bn=True)
 
+# ResNeXt (Xie et al. 2017) and SE-ResNeXt: grouped bottlenecks in GluonCV's resnext.py layout.
+RESNEXT = dict(layout="gluoncv_v1", se_conv=True)
+for _depth, _groups, _width in ((50, 32, 4), (101, 32, 4), (101, 64, 4)):
+    for _se in ("", "se_"):
+        register("%sresnext%d_%dx%dd" % (_se, _depth, _groups, _width), ResNet, depth=_depth, cardinality=_groups,
+                 bottleneck_width=_width, use_se=bool(_se), **RESNEXT)
+# ResNeXt-29 for 32 px (GluonCV's cifar_resnext29_*): three stages of three grouped bottlenecks after a 64-wide stem.
+for _groups, _width in ((16, 64), (32, 4)):
+    register("cifar_resnext29_%dx%dd" % (_groups, _width), ResNet, layers=(3, 3, 3), bottleneck=True,
+             channels=(64, 128, 256), cardinality=_groups, bottleneck_width=_width, **SMALL, **RESNEXT)
+
 register("cifar_resnet9", ResNet9, classes=10)  # Myrtle.ai's fast CIFAR-10 network
+
+# MobileNet v1 / v2 at GluonCV's width multipliers, and Inception-V3: the paper's other two networks.
+for _m in ("1.0", "0.75", "0.5", "0.25"):
+    register("mobilenet%s" % _m, MobileNet, multiplier=float(_m))
+    register("mobilenetv2_%s" % _m, MobileNetV2, multiplier=float(_m))
+register("inceptionv3", Inception3)
+
+for _name in gluoncv_built.NAMES:
+    register(_name, functools.partial(gluoncv_built.build_gluoncv, _name))
+    _BUILT_BY_GLUONCV.add(_name)

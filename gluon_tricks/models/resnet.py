@@ -57,11 +57,15 @@ def fused(norm_layer):
     return nn.BatchNormReLU
 
 
-def _squeeze_excite(channels):
-    """SE branch in GluonCV's layout (reduction 16), so se_* weights stay interchangeable."""
+def _squeeze_excite(channels, conv=False):
+    """SE branch (reduction 16) in GluonCV's two layouts, so se_* weights stay interchangeable:
+    bias-free Dense layers (se_resnet), or 1x1 convolutions with bias (``conv``: se_resnext)."""
     se = nn.HybridSequential(prefix="")
-    se.add(nn.Dense(channels // 16, use_bias=False), nn.Activation("relu"),
-           nn.Dense(channels, use_bias=False), nn.Activation("sigmoid"))
+    if conv:
+        se.add(nn.Conv2D(channels // 16, 1), nn.Activation("relu"), nn.Conv2D(channels, 1), nn.Activation("sigmoid"))
+    else:
+        se.add(nn.Dense(channels // 16, use_bias=False), nn.Activation("relu"),
+               nn.Dense(channels, use_bias=False), nn.Activation("sigmoid"))
     return se
 
 
@@ -102,7 +106,7 @@ def inference_graph(net):
 
 def _se_scale(F, se, x):
     w = se(global_avg_pool(F, x))
-    return F.broadcast_mul(x, w.expand_dims(axis=2).expand_dims(axis=2))
+    return F.broadcast_mul(x, w.reshape((0, 0, 1, 1)))  # Dense gives (N, C), a 1x1 conv (N, C, 1, 1)
 
 
 def make_downsample(out_channels, stride, avg, norm_layer, norm_kwargs):
@@ -124,17 +128,23 @@ class ResidualUnit(HybridBlock):
     moves the last BN after the addition, ``relu_after_add=False`` drops the final ReLU.
     ``fused_bn_relu`` runs each BN + ReLU pair as one oneDNN operator (MXNet's BatchNormReLU:
     the same parameters under the same names, one pass over the activations instead of two).
+    ResNeXt (Xie et al. 2017) is a bottleneck whose 3x3 conv is grouped: ``cardinality`` groups of
+    ``bottleneck_width`` channels per 64 of ``planes`` (32x4d: 32 groups, 128 wide in the first stage).
     """
 
     def __init__(self, planes, stride=1, downsample=None, bottleneck=False, stride_in_1x1=False,
-                 conv_bias=False, last_gamma=False, use_se=False, bn_after_add=False,
-                 relu_after_add=True, norm_layer=nn.BatchNorm, norm_kwargs=None, fused_bn_relu=False, **kwargs):
+                 conv_bias=False, last_gamma=False, use_se=False, se_conv=False, bn_after_add=False,
+                 relu_after_add=True, cardinality=1, bottleneck_width=64, norm_layer=nn.BatchNorm,
+                 norm_kwargs=None, fused_bn_relu=False, **kwargs):
         super().__init__(**kwargs)
         if bn_after_add and last_gamma:
             raise ValueError("last_gamma zero-initialises the BN that bn_after_add moves onto the sum; "
                              "together they would zero every unit's output")
+        if cardinality != 1 and not bottleneck:
+            raise ValueError("cardinality groups a bottleneck's 3x3 convolution; basic blocks have none")
         kernels = (1, 3, 1) if bottleneck else (3, 3)
-        widths = (planes, planes, planes * 4) if bottleneck else (planes, planes)
+        inner = cardinality * (planes * bottleneck_width // 64)
+        widths = (inner, inner, planes * 4) if bottleneck else (planes, planes)
         stride_at = 0 if (stride_in_1x1 or not bottleneck) else 1
         self._depth = len(kernels)
         self._bn_after_add = bn_after_add
@@ -144,13 +154,13 @@ class ResidualUnit(HybridBlock):
                 last = i == self._depth
                 setattr(self, "conv%d" % i, nn.Conv2D(
                     width, kernel_size=k, strides=stride if i - 1 == stride_at else 1, padding=k // 2,
-                    use_bias=conv_bias and k == 1))
+                    groups=cardinality if k == 3 and bottleneck else 1, use_bias=conv_bias and k == 1))
                 fuse = fused_bn_relu and not last
                 setattr(self, "bn%d" % i, _norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs,
                                                  zero_gamma=last and last_gamma))
                 if not last:
                     setattr(self, "relu%d" % i, None if fuse else nn.Activation("relu"))
-            self.se = _squeeze_excite(widths[-1]) if use_se else None
+            self.se = _squeeze_excite(widths[-1], se_conv) if use_se else None
             self.downsample = downsample
 
     def hybrid_forward(self, F, x):
@@ -191,7 +201,10 @@ class ResNet(HybridBlock):
     stride-1 deep stem), no max-pool and usually three stages (16, 32, 64). B is a no-op there
     (basic blocks have no 1x1 conv); C and D apply.
 
-    Other switches: ``use_se`` (squeeze-excitation), ``last_gamma`` (zero-init the last BN
+    ResNeXt is a setting too: ``cardinality=32, bottleneck_width=4`` is resnext50_32x4d's grouped
+    bottleneck, and every switch above applies to it (a ResNeXt-50-D is ``stem='deep', down='avg'``).
+
+    Other switches: ``use_se`` (squeeze-excitation; ``se_conv`` for GluonCV's ResNeXt layout of it), ``last_gamma`` (zero-init the last BN
     gamma of each residual branch, Goyal et al. 2017: each unit starts as identity),
     ``bn_after_add`` / ``relu_after_add`` (fb.resnet.torch block ablations), ``final_drop``.
     ``fused_bn_relu`` runs the BN + ReLU pairs after the stem and inside the units as one oneDNN
@@ -204,9 +217,9 @@ class ResNet(HybridBlock):
 
     def __init__(self, depth=50, classes=1000, small_input=False, channels=None, layers=None,
                  bottleneck=None, stem="plain", stem_channels=None, stem_relu=True, down="conv",
-                 stride_in_1x1=False, conv_bias=False, use_se=False, last_gamma=False,
-                 bn_after_add=False, relu_after_add=True, final_drop=0.0, layout="gluoncv_v1b",
-                 norm_layer=nn.BatchNorm, norm_kwargs=None, fused_bn_relu=False, **kwargs):
+                 stride_in_1x1=False, conv_bias=False, use_se=False, se_conv=False, last_gamma=False,
+                 bn_after_add=False, relu_after_add=True, cardinality=1, bottleneck_width=64, final_drop=0.0,
+                 layout="gluoncv_v1b", norm_layer=nn.BatchNorm, norm_kwargs=None, fused_bn_relu=False, **kwargs):
         super().__init__(**kwargs)
         check_choice("stem", stem, ("plain", "deep"))
         check_choice("down", down, ("conv", "avg"))
@@ -214,11 +227,12 @@ class ResNet(HybridBlock):
         bottleneck, layers, channels = stage_plan(depth, small_input, layers, bottleneck, channels)
         stem_channels = stem_channels or channels[0]
         self._layout = layout
-        self._stage_offset = 2 if small_input else 4  # index of stage 1 in GluonCV's `features`
+        # index of stage 1 in GluonCV's `features`: after conv, BN, the ReLU and the max-pool it has
+        self._stage_offset = 2 + bool(stem_relu) + (not small_input)
         unit = dict(bottleneck=bottleneck, stride_in_1x1=stride_in_1x1, conv_bias=conv_bias,
-                    use_se=use_se, last_gamma=last_gamma, bn_after_add=bn_after_add,
-                    relu_after_add=relu_after_add, norm_layer=norm_layer, norm_kwargs=norm_kwargs,
-                    fused_bn_relu=fused_bn_relu)
+                    use_se=use_se, se_conv=se_conv, last_gamma=last_gamma, bn_after_add=bn_after_add,
+                    relu_after_add=relu_after_add, cardinality=cardinality, bottleneck_width=bottleneck_width,
+                    norm_layer=norm_layer, norm_kwargs=norm_kwargs, fused_bn_relu=fused_bn_relu)
         expansion = 4 if bottleneck else 1
         with self.name_scope():
             self.conv1 = self._stem(stem, stem_channels, small_input, norm_layer, norm_kwargs)
