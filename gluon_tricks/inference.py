@@ -64,7 +64,7 @@ class Predictor:
         if classes is None and entry is not None and entry.inputs.classes == count:
             classes = list(entry.inputs.class_names)
         sample = mx.nd.zeros((1,) + input_shape(recipe))
-        kwargs = dict(settings, **recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
+        kwargs = dict(settings, **recipe.network_settings())
         if kwargs.get("fused_bn_relu"):
             kwargs["fused_bn_relu"] = False  # the same weights; oneDNN fuses Conv + BN + ReLU only from the pair
         net = inference_graph(build_net(arch, count, sample, [ctx], params=path, **kwargs))

@@ -83,6 +83,9 @@ KNOWN_COUNTS = {
     "resnet18_v1b": 11_689_512, "resnet34_v1b": 21_797_672, "resnet50_v1b": 25_557_032,
     "resnet101_v1b": 44_549_160, "resnet152_v1b": 60_192_808, "resnet50_v1d": 25_576_264,  # timm resnet50d
     "cifar_resnet9": 6_573_120,  # Myrtle.ai's ResNet-9 (10 classes, classifier without bias): "6.57M"
+    "resnext50_32x4d": 25_028_904,  # torchvision resnext50_32x4d
+    "mobilenet1.0": 4_231_976,  # Keras MobileNet 1.0: 4,253,864 less its 21,888 BN running statistics
+    "mobilenetv2_1.0": 3_503_872,  # Keras' 3,504,872 trainable less 1,000 classifier biases (GluonCV's has none)
 }
 
 
@@ -445,3 +448,77 @@ def test_whitened_first_conv_is_set_and_frozen_through_a_training_step():
         whiten_first_conv(net, np.zeros((2, 3, 12, 12), np.float32))
     with pytest.raises(ValueError, match="whiten_images works on the small"):
         Recipe(dataset="images", whiten_images=100).validate()
+
+
+# ----------------------------------------------------------------------------- the paper's other networks
+
+GLUONCV_BUILT = [n for n in registry_names() if builder(n) == "gluoncv"]
+
+
+def test_the_registry_says_who_builds_each_network_and_gluoncv_builds_what_it_says():
+    assert {"vgg16", "densenet121", "resnest50", "squeezenet1.1", "mobilenetv3_small"} <= set(GLUONCV_BUILT)
+    assert builder("mobilenetv2_1.0") == builder("inceptionv3") == builder("resnext50_32x4d") == "gluon_tricks"
+    for name in GLUONCV_BUILT:
+        net = get_model(name, classes=7)
+        assert type(net).__module__.startswith("gluoncv."), name
+    net = get_model("vgg11", classes=7)
+    net.initialize()
+    net.hybridize()
+    assert net(mx.nd.zeros((1, 3, 64, 64))).shape == (1, 7)
+
+
+def test_settings_a_network_does_not_have_are_refused_in_one_line():
+    from gluon_tricks.models import SettingRefused
+    with pytest.raises(SettingRefused, match="vgg16 is built by GluonCV, whose constructor has no setting 'down'"):
+        get_model("vgg16", down="avg")
+    with pytest.raises(SettingRefused, match="mobilenet1.0 has no setting 'stem'; its settings: classes, last_gamma"):
+        get_model("mobilenet1.0", stem="deep")
+    for name in ("mobilenet0.5", "inceptionv3"):
+        with pytest.raises(ValueError, match="has no residual units"):
+            get_model(name, last_gamma=True)
+    with pytest.raises(UnknownModel, match="did you mean: .*mobilenetv2_1.0"):
+        get_model("mobilenetv2_1")
+
+
+def test_resnext_is_the_resnet_with_grouped_bottlenecks_and_takes_the_d_switches():
+    net = get_model("resnext50_32x4d", stem="deep", down="avg", last_gamma=True)
+    unit = net.layer1[0]
+    assert unit.conv2._kwargs["num_group"] == 32 and unit.conv2._channels == 128  # 32 groups of 4 per 64 planes
+    assert unit.conv3._channels == 256 and isinstance(net.conv1, mx.gluon.nn.HybridSequential)
+    assert isinstance(net.layer2[0].downsample[0], mx.gluon.nn.AvgPool2D)
+    net.initialize()
+    assert net(mx.nd.random.uniform(shape=(1, 3, 64, 64))).shape == (1, 1000)
+    for u in net.layer1:  # zero-gamma: each unit adds nothing to its shortcut
+        assert float(u.bn3.gamma.data().abs().sum().asscalar()) == 0
+    with pytest.raises(ValueError, match="basic blocks have none"):
+        get_model("resnet18_v1b", cardinality=32)
+
+
+@pytest.mark.parametrize("name, size, final", [("mobilenet0.25", 28, 2), ("mobilenetv2_0.25", 28, 4),
+                                               ("mobilenetv2_0.25", 32, 4), ("mobilenet0.25", 224, 7)])
+def test_mobilenets_small_input_setting_keeps_resolution_for_28_to_32_px(name, size, final):
+    small = size < 64
+    net = get_model(name, small_input=small, classes=10)
+    net.initialize()
+    feats = net.features[:-2 if name.startswith("mobilenet0") else -1](mx.nd.zeros((1, 3, size, size)))
+    assert feats.shape[2:] == (final, final)  # the map before global pooling
+    assert net(mx.nd.zeros((2, 3, size, size))).shape == (2, 10)
+
+
+def test_mobilenetv2_zero_gamma_makes_each_residual_unit_the_identity():
+    from gluon_tricks.models.mobilenet import LinearBottleneck
+    net = get_model("mobilenetv2_0.25", small_input=True, classes=10, last_gamma=True)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.zeros((1, 3, 28, 28)))  # shapes
+    units = [b for b in net.features._children.values() if isinstance(b, LinearBottleneck)]
+    residual = [u for u in units if u.use_shortcut]
+    assert len(residual) == 10  # rows of Table 2: (2-1) + (3-1) + (4-1) + (3-1) + (3-1)
+    for u in residual:
+        x = mx.nd.random.uniform(shape=(2, u.out[0].weight.shape[1], 8, 8))
+        np.testing.assert_array_equal(u(x).asnumpy(), x.asnumpy())
+    plain = get_model("mobilenetv2_0.25", small_input=True, classes=10)
+    plain.initialize(mx.init.Xavier())
+    plain(mx.nd.zeros((1, 3, 28, 28)))
+    u = [b for b in plain.features._children.values() if isinstance(b, LinearBottleneck) and b.use_shortcut][0]
+    x = mx.nd.random.uniform(shape=(2, u.out[0].weight.shape[1], 8, 8))
+    assert np.abs(u(x).asnumpy() - x.asnumpy()).max() > 1e-3  # without it the branch adds something

@@ -253,6 +253,30 @@ def test_shards_have_equal_batches_and_together_cover_distinct_records(packed, b
         assert set(seen[0]) | set(seen[1]) <= everything
 
 
+def test_a_training_sample_is_one_fixed_subset_shuffled_each_epoch(packed):
+    prefix, _ = packed
+    fixed = Augment(size=16, area=(1.0, 1.0), ratio=(1.0, 1.0), flip=False, jitter=0, lighting=0)
+    pipe = ThreadedPipeline(prefix + ".rec", 3, fixed, train=True, sample=6)
+
+    def images(epoch):
+        return [x.tobytes() for b, _ in pipe.epoch(epoch) for x in np.round(b.asnumpy(), 2)]
+    first, second = images(0), images(1)
+    assert len(pipe) == 2 and len(first) == len(second) == 6
+    assert sorted(first) == sorted(second) and first != second  # the same six images, in another order
+    whole = {x.tobytes() for b, _ in ThreadedPipeline(prefix + ".rec", 3, fixed, train=True).epoch(0)
+             for x in np.round(b.asnumpy(), 2)}
+    assert set(first) <= whole
+
+
+def test_sample_limits_on_rec_files_need_the_threads_backend(packed):
+    from gluon_tricks.data.backends import image_pipelines
+    prefix, _ = packed
+    train, val, _ = image_pipelines(prefix + ".rec", prefix + ".rec", 4, SMALL, samples=(8, 5))
+    assert (train.num_records, val.num_records) == (8, 5)
+    with pytest.raises(ValueError, match="need --data-backend threads"):
+        image_pipelines(prefix + ".rec", prefix + ".rec", 4, SMALL, backend="imagerecorditer", samples=(8, 0))
+
+
 @pytest.mark.parametrize("backend", [RecordPipeline, ThreadedPipeline])
 def test_validation_yields_every_record_once_with_its_label_when_the_batch_does_not_divide(packed, backend):
     prefix, _ = packed  # 21 records, batch 8: the last batch has 5 (ImageRecordIter pads it and says pad=0)

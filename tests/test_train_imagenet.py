@@ -66,7 +66,10 @@ def test_a_recipe_file_is_the_base_and_flags_override_it():
     (["--model", "resnet18_v1b", "--mixup", "--mixup-alpha", "0"], "--mixup needs a positive --mixup-alpha"),
     (["--model", "resnet18_v1b", "--use-rec", "--rec-train", "/nowhere/t.rec", "--rec-val", "/nowhere/v.rec"],
      "record file /nowhere/t.rec does not exist"),
-    (["--model", "resnet18_v1b", "--batch-norm"], "VGG and GroupNorm"),
+    (["--model", "resnet18_v1b", "--batch-norm"], "resnet18_v1b has no setting 'batch_norm'"),
+    (["--model", "vgg11", "--model-kwargs", '{"down": "avg"}'], "vgg11 is built by GluonCV, whose constructor has no setting 'down'"),
+    (["--model", "mobilenet1.0", "--last-gamma"], "MobileNet v1 has no residual units"),
+    (["--model", "resnet50_v1b", "--use-gn"], "GroupNorm cannot be hybridized"),
     (["--model", "resnet18_v1b", "--num-gpus", "2", "--gpus", "0,1"], "not both"),
     (["--model", "resnet18_v1b", "--resume-epoch", "3"], "--resume-epoch needs --resume-params"),
     (["--num-epochs", "1"], "name the model"),
@@ -129,3 +132,47 @@ def test_the_commands_are_installed_and_run():
     assert command, "pip install -e . puts the gt-* commands on the PATH (beside the interpreter)"
     run = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "--rgb-mean" in run.stdout and "GluonCV's flags" in run.stdout
+
+
+# GluonCV's published commands for the paper's other networks (dmlc/web-data, gluoncv/logs/classification/
+# imagenet/<name>.sh), verbatim but for the .rec paths.
+PUBLISHED_COMMANDS = {
+    "mobilenet1.0": "--model mobilenet1.0 --mode hybrid --lr 0.4 --lr-mode cosine --num-epochs 120 --batch-size 128 "
+                    "--num-gpus 8 -j 60 --use-rec --dtype float16 --warmup-epochs 5 --no-wd --label-smoothing "
+                    "--save-dir params_mobilenet1.0 --logging-file mobilenet1.0.log",
+    "mobilenetv2_1.0": "--model mobilenetv2_1.0 --mode hybrid --lr 0.05 --wd 0.00004 --lr-mode cosine --num-epochs 150 "
+                       "--batch-size 64 --num-gpus 4 -j 32 --label-smoothing --no-wd --warmup-epochs 5 --use-rec "
+                       "--save-dir params_mobilenetv2_1.0 --logging-file mobilenetv2_1.0.log",
+    "inceptionv3": "--model inceptionv3 --mode hybrid --input-size 299 --lr 0.4 --lr-mode cosine --num-epochs 200 "
+                   "--batch-size 128 --num-gpus 8 -j 60 --use-rec --dtype float16 --warmup-epochs 5 --no-wd "
+                   "--label-smoothing --mixup --save-dir params_inceptionv3_mixup --logging-file inceptionv3_mixup.log",
+    "resnext50_32x4d": "--model resnext50_32x4d --mode hybrid --lr 0.4 --lr-mode cosine --num-epochs 200 --batch-size 128 "
+                       "--num-gpus 8 -j 90 --use-rec --dtype float16 --warmup-epochs 5 --last-gamma --no-wd "
+                       "--label-smoothing --mixup --save-dir params_resnext50_32x4d_best "
+                       "--logging-file resnext50_32x4d_best.log",
+}
+# What only a GPU machine has, swapped for this CPU's: devices, loader threads, float16, the batch; the outputs
+# go to the test's folder, and the run is one epoch of 8 images.
+HARDWARE = [(r"--num-gpus \d+ ", ""), (r"-j \d+ ", "-j 2 "), (r"--dtype float16 ", ""),
+            (r"--batch-size \d+ ", "--batch-size 4 "), (r"--save-dir \S+ ", ""), (r"--logging-file \S+", "")]
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_COMMANDS))
+def test_gluoncvs_commands_for_the_papers_other_networks_map_and_train(name, fashion_jpegs, tmp_path):
+    import re
+    command = PUBLISHED_COMMANDS[name]
+    r = recipe_of(*command.split())
+    assert r.model == name and r.hybridize and r.lr_mode == "cosine" and r.no_wd and r.label_smoothing == 0.1
+    assert r.input_size == (299 if name == "inceptionv3" else 224) and r.last_gamma == (name == "resnext50_32x4d")
+    assert r.mixup_alpha == (0.2 if "--mixup" in command else 0.0) and r.warmup_epochs == 5
+
+    for pattern, replacement in HARDWARE:
+        command = re.sub(pattern, replacement, command)
+    summary = train_imagenet.main(command.split() + [
+        "--rec-train", str(fashion_jpegs / "train_rec.rec"), "--rec-val", str(fashion_jpegs / "val_rec.rec"),
+        "--num-epochs", "1", "--warmup-epochs", "0.5", "--train-samples", "8", "--test-samples", "8", "--no-progress",
+        "--save-dir", str(tmp_path / "run"), "--logging-file", ""])
+    assert 0 <= summary["final_test_acc"] <= 1
+    saved = Recipe.load(str(tmp_path / "run" / "recipe.json"))
+    assert (saved.model, saved.input_size, saved.last_gamma, saved.mixup_alpha, saved.hybridize) == (
+        name, r.input_size, r.last_gamma, r.mixup_alpha, True)

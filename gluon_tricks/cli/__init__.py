@@ -93,8 +93,8 @@ def add_run_arguments(parser):
 def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
     """Build the recipe (``make_recipe(base)``; base = the recipe saved in --save-dir under
     --resume, else None), check it, train, print the outcome; user errors end in one line."""
-    from ..models import model_settings
     from ..train import fit
+    from ..zoo import get_model as build_model
 
     if args.mode is not None:
         args.hybridize = args.mode != "imperative"
@@ -106,7 +106,7 @@ def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
             if os.path.isfile(saved):
                 base = Recipe.load(saved)
         recipe = make_recipe(base)
-        model_settings(recipe.model)  # unknown names fail here, before any data is read
+        build_model(recipe.model, **recipe.network_settings())  # unknown names and settings fail here, before any data is read
         print("training %s  (lr %.4g, batch %d, save dir %s)" % (
             recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
         summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start)

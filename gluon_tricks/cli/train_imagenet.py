@@ -92,8 +92,10 @@ def parser():
                          "--teacher-params FILE")
     add("--temperature", type=float, help="distillation temperature (default 20)")
     add("--hard-weight", type=float, help="weight of the true-label loss under distillation (default 0.5)")
-    add("--batch-norm", action="store_true", help="GluonCV: BN in VGG; refused (no VGG in the registry)")
-    add("--use-gn", action="store_true", help="GluonCV: GroupNorm; refused (not supported here)")
+    add("--batch-norm", action="store_true", help="BN after each convolution of GluonCV's VGG (vgg16 --batch-norm "
+        "is vgg16_bn's network)")
+    add("--use-gn", action="store_true", help="GluonCV: GroupNorm in place of BN; refused (GluonCV's GroupNorm "
+        "cannot be hybridized under MXNet 1.9.1)")
     add("--save-frequency", type=int, help="keep <model>-<epoch>.params every N epochs (default 10); checkpoints "
                                            "for --resume are written every epoch anyway")
     add("--save-dir", help="log, checkpoints, recipe, weights (default params)")
@@ -116,9 +118,9 @@ def make_recipe(args, base):
     """GluonCV's flags translated onto the recipe (``base``: saved, --recipe, or GluonCV's defaults)."""
     if base is None:
         base = Recipe.load(args.recipe) if args.recipe else Recipe.from_dict(GLUONCV_DEFAULTS)
-    if args.batch_norm or args.use_gn:
-        raise ValueError("--batch-norm/--use-gn apply to GluonCV's VGG and GroupNorm models, which this registry "
-                         "does not have")
+    if args.use_gn:
+        raise ValueError("--use-gn is not supported: GluonCV's GroupNorm cannot be hybridized under MXNet 1.9.1, "
+                         "so such a network could not train in hybrid mode, export or quantize")
     if args.num_gpus and args.gpus:
         raise ValueError("give --num-gpus or --gpus, not both")
     if args.num_gpus:
@@ -140,8 +142,9 @@ def make_recipe(args, base):
         args.lr_decay_epochs = tuple(range(args.lr_decay_period, epochs, args.lr_decay_period))
     if args.use_pretrained:
         args.pretrained = "zoo"
-    if args.use_se:
-        args.model_kwargs = dict(args.model_kwargs or base.model_kwargs, use_se=True)
+    for flag, setting in (("use_se", "use_se"), ("batch_norm", "batch_norm")):
+        if getattr(args, flag):
+            args.model_kwargs = dict(args.model_kwargs or base.model_kwargs, **{setting: True})
     alpha = args.mixup_alpha
     if args.mixup:
         args.mixup_alpha = 0.2 if alpha is None else alpha

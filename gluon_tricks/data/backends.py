@@ -170,9 +170,9 @@ class ThreadedPipeline(_Pipeline):
     augmentation as :class:`RecordPipeline`: each image is decoded, cropped, flipped,
     colour-jittered, lit and normalised by one thread straight into its slot of the batch, and
     ``prefetch`` batches are in flight ahead of the one being used. An undecodable image is dropped
-    from its batch with a warning naming it and counted in ``skipped``. ``sample`` > 0 (validation
-    mode) reads only a seeded random subset of that many images, in file order: int8 calibration
-    needs every class, and files are often sorted by class."""
+    from its batch with a warning naming it and counted in ``skipped``. ``sample`` > 0 reads only a
+    seeded random subset of that many images (in file order for validation: int8 calibration and a
+    quick evaluation need every class, and files are often sorted by class; shuffled each epoch for training)."""
 
     def __init__(self, path, batch_size, augment=None, train=True, idx=None, classes=None, threads=None, seed=0,
                  part_index=0, num_parts=1, ctx=None, prefetch=2, sample=0):
@@ -189,7 +189,7 @@ class ThreadedPipeline(_Pipeline):
         self.skipped = 0  # undecodable images met so far
         self._lock = threading.Lock()
         self._buffers = _Buffers(self.prefetch + 3)
-        self.sample = min(sample, self.num_records) if sample and not train else 0
+        self.sample = min(sample, self.num_records) if sample else 0
         self.num_records = self.sample or self.num_records
 
     def _item(self, i, epoch, out):
@@ -214,11 +214,11 @@ class ThreadedPipeline(_Pipeline):
 
     def _order(self, epoch):
         n = self.num_records
-        if self.sample:
-            return np.sort(np.random.default_rng(self.seed).choice(len(self.source), n, replace=False))
+        keys = np.sort(np.random.default_rng(self.seed).choice(len(self.source), n, replace=False)) \
+            if self.sample else np.arange(n)
         if not self.train:
-            return np.arange(n)
-        order = np.random.default_rng((self.seed, epoch)).permutation(n)
+            return keys
+        order = keys[np.random.default_rng((self.seed, epoch)).permutation(n)]
         per_worker = (n // self.num_parts) // self.batch_size * self.batch_size
         return order[self.part_index::self.num_parts][:per_worker]
 
@@ -288,23 +288,29 @@ def pipeline_class(path, backend="threads"):
 
 
 def image_pipelines(train, val, batch_size, augment, backend="threads", train_idx=None, val_idx=None,
-                    classes=0, threads=None, seed=0, part_index=0, num_parts=1):
+                    classes=0, threads=None, seed=0, part_index=0, num_parts=1, samples=(0, 0)):
     """``(train pipeline, validation pipeline, class names)`` for a ``.rec`` pair or two folder trees.
 
     The class count is ``classes``, else the number of names, else the largest label + 1; every
-    label of both sets is checked against it before training starts."""
+    label of both sets is checked against it before training starts. ``samples``: (train, validation)
+    image counts to read a seeded random subset of (0: all); only the threads backend takes them."""
     names = class_names(train)
     if os.path.isdir(train) and os.path.isdir(val) and class_names(val) != names:
         raise RecordFileError("%s and %s have different class folders; both need the same <class> sub-folders"
                               % (train, val))
     count = classes or len(names or ())
     shared = dict(classes=count or None, threads=threads, seed=seed)
-    train_pipe = pipeline_class(train, backend)(train, batch_size, augment, True, train_idx, part_index=part_index, num_parts=num_parts,
-                      **shared)
+    kinds = pipeline_class(train, backend), pipeline_class(val, backend)
+    for kind, sample in zip(kinds, samples):
+        if sample and kind is not ThreadedPipeline:
+            raise ValueError("--train-samples/--test-samples on .rec files need --data-backend threads")
+    sample = [{"sample": n} if n else {} for n in samples]
+    train_pipe = kinds[0](train, batch_size, augment, True, train_idx, part_index=part_index, num_parts=num_parts,
+                          **shared, **sample[0])
     if not count:
         count = int(max(train_pipe.labels)) + 1
         shared["classes"] = count
-    val_pipe = pipeline_class(val, backend)(val, batch_size, augment, False, val_idx, **shared)
+    val_pipe = kinds[1](val, batch_size, augment, False, val_idx, **shared, **sample[1])
     if names is None or len(names) != count:
         names = ["class %d" % i for i in range(count)]
     return train_pipe, val_pipe, names

@@ -18,7 +18,7 @@ def build_loaders(recipe, part_index=0, num_parts=1):
         train_pipe, val_pipe, names = image_pipelines(
             train, val, recipe.batch_size, augment(recipe), recipe.data_backend, _home(recipe.rec_train_idx),
             _home(recipe.rec_val_idx), recipe.num_classes, recipe.data_threads or None, recipe.seed, part_index,
-            num_parts)
+            num_parts, (recipe.train_samples, recipe.test_samples))
         if erasing:
             train_pipe = TransformedSource(train_pipe, erasing, recipe.seed, part_index)
         return train_pipe, val_pipe, names

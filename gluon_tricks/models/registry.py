@@ -4,8 +4,10 @@ import fnmatch
 import re
 
 import functools
+import inspect
 
 from . import gluoncv_built
+from .gluoncv_built import SettingRefused
 from .inception import Inception3
 from .mobilenet import MobileNet, MobileNetV2
 from .resnet import IMAGENET_DEPTHS, ResNet
@@ -58,9 +60,16 @@ def _lookup(name):
 
 
 def get_model(name, **kwargs):
-    """Build a registered model; keyword arguments override its settings (``classes=10``, ``last_gamma=True``)."""
+    """Build a registered model; keyword arguments override its settings (``classes=10``, ``last_gamma=True``).
+    A setting the network does not have is refused in one line (:class:`SettingRefused`)."""
     cls, settings = _lookup(name)
-    kwargs.setdefault("prefix", name.replace(".", "_") + "_")
+    if isinstance(cls, type):
+        accepted = set(inspect.signature(cls.__init__).parameters) | {"prefix", "params"}
+        unknown = sorted(set(kwargs) - accepted)
+        if unknown:
+            raise SettingRefused("%s has no setting %s; its settings: %s" % (
+                name, ", ".join(map(repr, unknown)), ", ".join(sorted(accepted - {"self", "kwargs", "params"}))))
+        kwargs.setdefault("prefix", name.replace(".", "_") + "_")  # GluonCV's own networks name themselves
     return cls(**dict(settings, **kwargs))
 
 

@@ -106,7 +106,7 @@ def inference_graph(net):
 
 def _se_scale(F, se, x):
     w = se(global_avg_pool(F, x))
-    return F.broadcast_mul(x, w.reshape((0, 0, 1, 1)))  # Dense gives (N, C), a 1x1 conv (N, C, 1, 1)
+    return F.broadcast_mul(x, F.reshape(w, shape=(0, 0, 1, 1)))  # Dense gives (N, C), a 1x1 conv (N, C, 1, 1)
 
 
 def make_downsample(out_channels, stride, avg, norm_layer, norm_kwargs):

@@ -63,7 +63,8 @@ class Recipe:
                                       "the first) instead of by a coin per epoch, so any two epochs in a row show "
                                       "both views (airbench)")
     train_samples: int = opt(0, "train on a fixed random subset of N images (quick trials); 0 = all")
-    test_samples: int = opt(0, "evaluate on the first N test images only; 0 = all")
+    test_samples: int = opt(0, "evaluate on N test images only (a small set's first N; a seeded random N of your "
+                               "own images); 0 = all")
     train_sizes: tuple = opt((), "progressive resizing (small data sets): training input sizes, one per equal stage "
                                   "of the epochs, e.g. 20,24,28,28 (repeat a size to lengthen its stage); evaluation "
                                   "stays at the native size; empty = native size throughout")
@@ -196,6 +197,10 @@ class Recipe:
             if not ok:
                 raise ValueError("%s (recipe %s)" % (message, self.short()))
         return self
+
+    def network_settings(self):
+        """The settings the network is built with: ``model_kwargs``, and zero-gamma where the recipe asks for it."""
+        return dict(self.model_kwargs, **({"last_gamma": True} if self.last_gamma else {}))
 
     def effective_lr(self, workers=1):
         """Linear scaling rule (Goyal et al. 2017) on the batch per optimizer step, when asked."""

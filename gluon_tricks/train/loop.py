@@ -62,8 +62,8 @@ def build_network(run, precision):
     """The trained network and, for distillation, its teacher (on this worker's devices)."""
     recipe, classes = run.recipe, len(run.class_names)
     sample = mx.nd.zeros((1,) + tuple(run.train_loader.data_shape))
-    kwargs = dict(recipe.model_kwargs, **({"last_gamma": True} if recipe.last_gamma else {}))
-    net = build_net(recipe.model, classes, sample, run.ctxs, recipe.init, recipe.pretrained, **kwargs)
+    net = build_net(recipe.model, classes, sample, run.ctxs, recipe.init, recipe.pretrained,
+                    **recipe.network_settings())
     if recipe.whiten_images:
         whiten_first_conv(net, run.train_loader.normalized(recipe.whiten_images))
     teacher = None

@@ -4,7 +4,7 @@ import os
 
 from ..models import get_model as build_architecture
 from ..models.complexity import complexity
-from ..models.registry import natural_key
+from ..models.registry import builder, natural_key
 from .catalog import REPOSITORY, entries
 from .weights import architecture
 
@@ -66,12 +66,16 @@ def ours_table(link=_link, code="`%s`"):
 
 
 def gluoncv_table(link=_link, code="`%s`"):
-    """GluonCV's weights that load into our architectures: its published accuracy and commands."""
-    header = ["name", "version", "data set", "top-1 %", "top-5 %", "params (M)", "GMACs", "recipe, log"]
+    """GluonCV's published weights, with who builds the network they load into (this package or
+    GluonCV), its published accuracy and commands."""
+    header = ["name", "version", "network built by", "data set", "input", "top-1 %", "top-5 %", "params (M)", "GMACs",
+              "recipe, log"]
     body = []
     for r in rows(gluoncv=True):
         e = r["entry"]
-        body.append([code % e.name, e.tag + ("" if e.default else " (older)"), e.inputs.eval_set.split(" (")[0],
+        built_by = "GluonCV" if builder(e.architecture) == "gluoncv" else "gluon_tricks"
+        body.append([code % e.name, e.tag + ("" if e.default else " (older)"), built_by, e.inputs.eval_set.split(" (")[0],
+                     "%d px" % e.inputs.input_size,
                      _pct(e.top1), _pct(e.top5), "%.2f" % r["params_m"], "%.2f" % r["gmacs"],
                      ", ".join(filter(None, [link(e.recipe, "script"), link(e.log, "log")]))])
     return header, body

@@ -80,15 +80,32 @@ def architecture(name):
     return e.architecture, dict(e.settings)
 
 
+# Where each family keeps its classifier (a Dense, or a 1x1 conv in MobileNetV2/V3 and SqueezeNet).
+CLASSIFIERS = ("fc", "output", "output.0", "classifier", "out.3")
+
+
 def classifier_size(path):
-    """Classes of the classifier in a .params file (its last 2-D weight: ``fc``/``output``), or 0."""
+    """Classes of the classifier in a .params file (the weight of one of :data:`CLASSIFIERS`), or 0."""
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
         raise ValueError("cannot read %s as an MXNet parameter file: %s" % (path, str(err).splitlines()[0])) from None
-    heads = [v for k, v in loaded.items() if k.endswith(("fc.weight", "output.weight")) and v.ndim == 2] \
-        if isinstance(loaded, dict) else []
-    return heads[-1].shape[0] if heads else 0
+    heads = [loaded[k + ".weight"] for k in CLASSIFIERS if k + ".weight" in loaded] if isinstance(loaded, dict) else []
+    return heads[0].shape[0] if heads else 0
+
+
+def _classifier(net):
+    """(parent block, child key, layer) of ``net``'s classifier."""
+    for path in CLASSIFIERS:
+        parent, keys = net, path.split(".")
+        for key in keys[:-1]:
+            parent = parent._children.get(key)
+            if parent is None:
+                break
+        layer = parent._children.get(keys[-1]) if parent is not None else None
+        if isinstance(layer, (gluon.nn.Dense, gluon.nn.Conv2D)):
+            return parent, keys[-1], layer
+    raise ValueError("%s has no classifier named %s" % (type(net).__name__, " or ".join(CLASSIFIERS)))
 
 
 def adapt_input_channels(net, path, folder):
@@ -123,10 +140,17 @@ def adapt_input_channels(net, path, folder):
 
 
 def replace_classifier(net, classes, ctxs, init="msra"):
-    """A new, freshly initialised classifier for ``classes`` on top of loaded features."""
-    attr = "fc" if isinstance(getattr(net, "fc", None), gluon.nn.Dense) else "output"
-    old = getattr(net, attr)
-    with net.name_scope():
-        new = gluon.nn.Dense(classes, in_units=old.weight.shape[1])
-    setattr(net, attr, new)
+    """A new, freshly initialised classifier for ``classes`` on top of loaded features, of the old one's kind."""
+    parent, key, old = _classifier(net)
+    with parent.name_scope():
+        if isinstance(old, gluon.nn.Dense):
+            new = gluon.nn.Dense(classes, in_units=old.weight.shape[1], use_bias=old.bias is not None)
+        else:
+            new = gluon.nn.Conv2D(classes, old._kwargs["kernel"], in_channels=old.weight.shape[1],
+                                  use_bias=old.bias is not None)
+    if key.isdigit():  # a Sequential's child
+        parent.register_child(new, key)
+    else:
+        setattr(parent, key, new)
     new.initialize(INITIALIZERS[init](), ctx=ctxs)
+    net._clear_cached_op()
