@@ -19,9 +19,12 @@ from .models.complexity import complexity  # noqa: F401  (part of this module's 
 from .zoo import build_net, versions
 
 def input_shape(model, size=None):
-    """(C, H, W): 32 px 3-channel for the small-input family, 224 px otherwise, unless ``size``."""
-    small = model.startswith("cifar_")
-    size = size or (32 if small else 224)
+    """(C, H, W), 3 channels: ``size``, else the size the model's published weights expect (299 px for
+    Inception-V3), else 32 px for the small-input family and 224 px otherwise."""
+    from .zoo import catalog
+    if not size and model in catalog.names():
+        size = catalog.entry(model).inputs.input_size
+    size = size or (32 if model.startswith("cifar_") else 224)
     return (3, size, size)
 
 

@@ -148,8 +148,8 @@ def test_a_file_holding_another_networks_parameters_is_named_and_nothing_loaded(
 
 
 def test_unknown_names_and_names_without_weights_say_what_exists():
-    with pytest.raises(zoo.ZooError, match="no published weights for 'resnet50_v1e'; these names have them: .*"
-                                           "resnet50_v1d"):
+    with pytest.raises(zoo.ZooError, match="no published weights for 'resnet50_v1e'; the closest published: .*"
+                                           "resnet50_v1d.*names have weights: gt-zoo list"):
         get_model("resnet50_v1e", pretrained=True)
     with pytest.raises(UnknownModel, match="did you mean: resnet50_v1d"):
         get_model("resnt50_v1d", pretrained=True)

@@ -155,7 +155,9 @@ def entry(name, version=True):
     if not found:
         known = set(architectures())
         if name in known:
-            raise ZooError("no published weights for %r; these names have them: %s" % (name, ", ".join(names())))
+            close = difflib.get_close_matches(str(name), names(), n=4, cutoff=0.5)
+            raise ZooError("no published weights for %r; %s(%d names have weights: gt-zoo list)" % (
+                name, "the closest published: %s " % ", ".join(close) if close else "", len(names())))
         close = difflib.get_close_matches(str(name), sorted(known | set(names())), n=6, cutoff=0.6)
         raise UnknownModel("unknown model %r%s" % (name, "; did you mean: %s?" % ", ".join(close) if close else
                                                    "; see gluon_tricks.list_models()"))
