@@ -75,14 +75,17 @@ def epoch_curve(path):
     return [100 * r["test_acc"] for r in read_log(path) if r.get("kind") == "epoch"]
 
 
-def proxy_rows(pair, epochs, channels):
-    """[(label, recipe)] of a published pair's recipe files (model_zoo/<name>.yaml), baseline first,
-    at ``epochs`` and with the ResNet-9's ``channels``."""
+def proxy_rows(pair, epochs=None, channels=None):
+    """[(label, recipe)] of a pair's recipe files (model_zoo/<name>.yaml), baseline first, at
+    ``epochs`` (default: the recipes' own) and, given, with the ResNet-9's ``channels``."""
     tricks, _, baseline = pair.partition(":")
     rows = []
     for label, name in (("paper's baseline", baseline), ("bag of tricks", tricks)):
-        r = Recipe.load(os.path.join(ZOO, name + ".yaml")).with_epochs(epochs)
-        rows.append((label, Recipe.from_dict(dict(r.to_dict(), model_kwargs=dict(r.model_kwargs, channels=channels)))))
+        r = Recipe.load(os.path.join(ZOO, name + ".yaml"))
+        r = r.with_epochs(epochs) if epochs else r
+        if channels:
+            r = Recipe.from_dict(dict(r.to_dict(), model_kwargs=dict(r.model_kwargs, channels=channels)))
+        rows.append((label, r))
     return rows
 
 
@@ -103,18 +106,20 @@ def train_proxy(args):
                 last = [r for r in read_log(kept) if r.get("kind") == "epoch"][-1]
                 if last.get("ema_test_acc") is not None:
                     ema.setdefault(label, []).append(100 * last["ema_test_acc"])
-    title = "%s: their recipes at %s channels, %d epochs, all Fashion-MNIST training images, seeds %s" % (
-        args.pairs[-1].replace(":", " / "), "-".join(map(str, args.channels)), args.epochs,
-        ",".join(map(str, args.seeds)))
-    command = "python bench/tricks_vs_baseline.py --seeds %s --epochs %d --channels %s --jobs %d --record %s" % (
-        ",".join(map(str, args.seeds)), args.epochs, ",".join(map(str, args.channels)), args.jobs,
-        os.path.relpath(args.record))
+    epochs = rows[0][1].epochs
+    width = " at %s channels" % "-".join(map(str, args.channels)) if args.channels else ""
+    title = "%s: their recipes%s, %d epochs, all Fashion-MNIST training images, seeds %s" % (
+        args.pairs[-1].replace(":", " / "), width, epochs, ",".join(map(str, args.seeds)))
+    command = "python bench/tricks_vs_baseline.py%s --seeds %s%s%s --jobs %d --out %s --report %s --record %s" % (
+        " --pairs " + args.pairs[-1] if args.pairs != PAIRS else "", ",".join(map(str, args.seeds)),
+        " --epochs %d" % args.epochs if args.epochs else "",
+        " --channels " + ",".join(map(str, args.channels)) if args.channels else "", args.jobs, args.out,
+        os.path.relpath(args.report), os.path.relpath(args.record))
     notes = ["EMA of the weights (%s; logged beside, not the figures above): %s" % (
         label, ", ".join("%.2f" % v for v in values)) for label, values in ema.items()]
     notes += ablate.report_notes(args.record, [label for label, _ in rows], args.seeds, command)
     paths = ablate.write_report(summary, args.report, title, stacked=False, notes=notes)
-    chart([("%d epochs at %s channels, seeds %s" % (args.epochs, "-".join(map(str, args.channels)),
-                                                    ",".join(map(str, args.seeds))), list(curves.items())[::-1])],
+    chart([("%d epochs%s, seeds %s" % (epochs, width, ",".join(map(str, args.seeds))), list(curves.items())[::-1])],
           os.path.join(args.report, "curves.png"), ylim=(84, 95))
     print(open(paths["markdown"]).read())
 
@@ -128,9 +133,9 @@ def main(argv=None):
                                                         "tricks_vs_baseline.png"), help="PNG to write")
     parser.add_argument("--seeds", type=lambda v: [int(s) for s in v.split(",")],
                         help="train the last pair's proxy with these seeds (e.g. 0,1,2) instead of reading the zoo")
-    parser.add_argument("--epochs", type=int, default=14, help="proxy: epochs (default 14)")
-    parser.add_argument("--channels", type=lambda v: [int(c) for c in v.split(",")], default=[16, 32, 64, 128],
-                        help="proxy: the ResNet-9's four widths (default 16,32,64,128: a quarter of 64-128-256-512)")
+    parser.add_argument("--epochs", type=int, help="proxy: epochs (default: the recipes' own)")
+    parser.add_argument("--channels", type=lambda v: [int(c) for c in v.split(",")],
+                        help="proxy: the ResNet-9's four widths (e.g. 16,32,64,128: a quarter of 64-128-256-512)")
     parser.add_argument("--jobs", type=int, default=1, help="proxy: runs at once (see ablate.py --jobs)")
     parser.add_argument("--out", default="runs/tricks_pair", help="proxy: where the runs go")
     parser.add_argument("--report", default=os.path.join(HERE, "ablation", "tricks_pair"),

@@ -11,8 +11,8 @@ numbers at the native 299 px, and any other input size works)."""
 from mxnet.gluon import HybridBlock, nn
 from mxnet.gluon.contrib.nn import HybridConcurrent
 
-from .mobilenet import refuse_zero_gamma
-from .resnet import GlobalAvgPool, _norm
+from .mobilenet import add_conv_bn, refuse_zero_gamma
+from .resnet import GlobalAvgPool
 
 AVG, MAX = "avg", "max"  # a branch's pooling step: 3x3 stride-1 average, or 3x3 stride-2 max
 
@@ -46,13 +46,15 @@ MIXED = [mixed_a(32), mixed_a(64), mixed_a(64), MIXED_B, mixed_c(128), mixed_c(1
 
 class Inception3(HybridBlock):
     """Inception-V3 for 299 px inputs: a five-conv stem with two max-pools, eleven mixed blocks,
-    global average pooling, dropout 0.5 and the classifier. BNs use epsilon 0.001, as trained."""
+    global average pooling, dropout 0.5 and the classifier. BNs use epsilon 0.001, as trained;
+    ``fused_bn_relu`` runs each BN + ReLU as one oneDNN operator (weights load either way)."""
 
-    def __init__(self, classes=1000, dropout=0.5, last_gamma=False, norm_layer=nn.BatchNorm, norm_kwargs=None,
-                 **kwargs):
+    def __init__(self, classes=1000, dropout=0.5, last_gamma=False, fused_bn_relu=False, norm_layer=nn.BatchNorm,
+                 norm_kwargs=None, **kwargs):
         super().__init__(**kwargs)
         refuse_zero_gamma(last_gamma, "Inception-V3")
-        self._norm = (norm_layer, dict(norm_kwargs or {}, epsilon=1e-3))
+        self._norm = dict(norm_layer=norm_layer, norm_kwargs=dict(norm_kwargs or {}, epsilon=1e-3),
+                          fused_bn_relu=fused_bn_relu)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             for step in ((32, 3, 2), (32, 3), (64, 3, 1, 1), MAX, (80, 1), (192, 3), MAX):
@@ -67,7 +69,7 @@ class Inception3(HybridBlock):
 
     def _conv(self, channels, kernel, stride=1, padding=0):
         seq = nn.HybridSequential(prefix="")
-        seq.add(nn.Conv2D(channels, kernel, stride, padding, use_bias=False), _norm(*self._norm), nn.Activation("relu"))
+        add_conv_bn(seq, channels, kernel, stride, padding=padding, **self._norm)
         return seq
 
     def _branch(self, branch):

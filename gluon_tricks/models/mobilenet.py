@@ -7,7 +7,7 @@ Both are tables of (stride, width) rows scaled by a width ``multiplier``. ``smal
 1 too, so a 32 px image ends at 4x4 (2x2 for v1) instead of 1x1."""
 from mxnet.gluon import HybridBlock, nn
 
-from .resnet import GlobalAvgPool, _norm
+from .resnet import GlobalAvgPool, _norm, fused
 
 # MobileNet v1: (depthwise stride, pointwise width) of its 13 separable layers, after a 32-wide stem.
 V1_LAYERS = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)) + ((1, 512),) * 5 + ((2, 1024), (1, 1024))
@@ -22,11 +22,23 @@ class ReLU6(HybridBlock):
         return F.clip(x, 0.0, 6.0)
 
 
+class Identity(HybridBlock):
+    """Stands where a fused BN + ReLU's ReLU was, so the children keep GluonCV's indices (and names)."""
+
+    def hybrid_forward(self, F, x):
+        return x
+
+
 def add_conv_bn(seq, channels, kernel=1, stride=1, groups=1, act="relu", norm_layer=nn.BatchNorm, norm_kwargs=None,
-                zero_gamma=False):
-    """Conv (no bias) + BN [+ activation] appended to ``seq`` as separate children, GluonCV's indexing."""
-    seq.add(nn.Conv2D(channels, kernel, stride, kernel // 2, groups=groups, use_bias=False),
-            _norm(norm_layer, norm_kwargs, zero_gamma))
+                zero_gamma=False, fused_bn_relu=False, padding=None):
+    """Conv (no bias) + BN [+ activation] appended to ``seq`` as separate children, GluonCV's indexing.
+    ``fused_bn_relu`` runs BN + ReLU as MXNet's one oneDNN operator (the same parameters)."""
+    seq.add(nn.Conv2D(channels, kernel, stride, kernel // 2 if padding is None else padding, groups=groups,
+                      use_bias=False))
+    if act == "relu" and fused_bn_relu:
+        seq.add(_norm(fused(norm_layer), norm_kwargs, zero_gamma), Identity())
+        return
+    seq.add(_norm(norm_layer, norm_kwargs, zero_gamma))
     if act == "relu":
         seq.add(nn.Activation("relu"))
     elif act == "relu6":
@@ -40,13 +52,14 @@ def refuse_zero_gamma(last_gamma, network):
 
 
 class MobileNet(HybridBlock):
-    """MobileNet v1: a 3x3 stem, then 13 depthwise 3x3 + pointwise 1x1 pairs, each conv-BN-ReLU."""
+    """MobileNet v1: a 3x3 stem, then 13 depthwise 3x3 + pointwise 1x1 pairs, each conv-BN-ReLU.
+    ``fused_bn_relu`` runs each BN + ReLU as one oneDNN operator (weights load either way)."""
 
-    def __init__(self, multiplier=1.0, classes=1000, small_input=False, last_gamma=False,
+    def __init__(self, multiplier=1.0, classes=1000, small_input=False, last_gamma=False, fused_bn_relu=False,
                  norm_layer=nn.BatchNorm, norm_kwargs=None, **kwargs):
         super().__init__(**kwargs)
         refuse_zero_gamma(last_gamma, "MobileNet v1")
-        norm = dict(norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+        norm = dict(norm_layer=norm_layer, norm_kwargs=norm_kwargs, fused_bn_relu=fused_bn_relu)
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
             width = int(32 * multiplier)
