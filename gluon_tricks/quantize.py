@@ -17,7 +17,8 @@ INT8_FAST_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
 class QuantizationUnsupported(ValueError):
-    """int8 is not available here (a GPU context, or an MXNet built without oneDNN)."""
+    """int8 is not available here (a GPU context, an MXNet built without oneDNN, or a network with a layer
+    MXNet's oneDNN has no int8 kernel for)."""
 
 
 def check_int8(ctx, flags=None):
@@ -69,13 +70,19 @@ def quantize_net(net, shape, images=None, mode="naive", exclude=(), batch=32, ct
         if tuple(images.shape[1:]) != tuple(shape):
             raise ValueError("calibration images are %s, the network takes %s" % (tuple(images.shape[1:]), shape))
         calib = mx.io.NDArrayIter(images, batch_size=min(batch, images.shape[0]), last_batch_handle="discard")
-    with warnings.catch_warnings():  # SymbolBlock's "Cannot decide type for ... data": inputs are float32
-        warnings.simplefilter("ignore", UserWarning)
-        qnet = mx.contrib.quantization.quantize_net_v2(
-            net, quantized_dtype="auto", quantize_mode="full", exclude_layers_match=list(exclude), calib_data=calib,
-            data_shapes=None if calib else [mx.io.DataDesc("data", (batch,) + tuple(shape))], calib_mode=mode,
-            num_calib_examples=None if calib is None else images.shape[0], ctx=ctx, logger=None)
-    qnet.hybridize(static_alloc=True, static_shape=True)
+    try:
+        with warnings.catch_warnings():  # SymbolBlock's "Cannot decide type for ... data": inputs are float32
+            warnings.simplefilter("ignore", UserWarning)
+            qnet = mx.contrib.quantization.quantize_net_v2(
+                net, quantized_dtype="auto", quantize_mode="full", exclude_layers_match=list(exclude), calib_data=calib,
+                data_shapes=None if calib else [mx.io.DataDesc("data", (batch,) + tuple(shape))], calib_mode=mode,
+                num_calib_examples=None if calib is None else images.shape[0], ctx=ctx, logger=None)
+        qnet.hybridize(static_alloc=True, static_shape=True)
+        qnet(mx.nd.zeros((1,) + tuple(shape), ctx=ctx)).wait_to_read()  # oneDNN picks its int8 kernels here
+    except mx.base.MXNetError as err:  # a layer MXNet 1.9.1's oneDNN has no int8 kernel for
+        lines = [line.strip() for line in str(err).splitlines() if "Check failed" in line or "Error" in line]
+        raise QuantizationUnsupported("MXNet 1.9.1's int8 quantization cannot run this network (%s); it runs in "
+                                      "float32" % (lines[-1] if lines else err)) from None
     return qnet
 
 
