@@ -460,9 +460,15 @@ GLUONCV_BUILT = [n for n in registry_names() if builder(n) == "gluoncv"]
 def test_the_registry_says_who_builds_each_network_and_gluoncv_builds_what_it_says():
     assert {"vgg16", "densenet121", "resnest50", "squeezenet1.1", "mobilenetv3_small"} <= set(GLUONCV_BUILT)
     assert builder("mobilenetv2_1.0") == builder("inceptionv3") == builder("resnext50_32x4d") == "gluon_tricks"
-    for name in GLUONCV_BUILT:
+    from gluoncv.model_zoo.model_zoo import _models
+    assert set(GLUONCV_BUILT) <= set(_models)  # every name is one GluonCV builds
+    for name in ("vgg11_bn", "squeezenet1.1", "resnest14", "mobilenetv3_small", "nasnet_4_1056"):
         net = get_model(name, classes=7)
         assert type(net).__module__.startswith("gluoncv."), name
+    from gluon_tricks import list_models
+    assert set(list_models(built_by="gluoncv")) == set(GLUONCV_BUILT)
+    assert "mobilenetv2_1.0" in list_models("mobilenet*", built_by="gluon_tricks")
+    assert "fashion_mnist_resnet9_w32" in list_models(built_by="gluon_tricks")  # published names: by architecture
     net = get_model("vgg11", classes=7)
     net.initialize()
     net.hybridize()

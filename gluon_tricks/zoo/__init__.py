@@ -8,6 +8,7 @@ import tempfile
 import mxnet as mx
 
 from ..models import get_model as build_architecture
+from ..models import builder
 from ..models import list_models as registry_names
 from ..models.weights import WeightsMismatch
 from ..notice import notice
@@ -45,11 +46,16 @@ def get_model(name, pretrained=False, classes=None, root=None, ctx=None, **setti
     return net
 
 
-def list_models(pattern="*", pretrained=False):
+def list_models(pattern="*", pretrained=False, built_by=None):
     """Names matching a shell-style pattern: every registry and published name, or with
-    ``pretrained=True`` only those with published weights."""
+    ``pretrained=True`` only those with published weights. ``built_by``: only the networks written
+    in this package ('gluon_tricks') or only GluonCV's own ('gluoncv')."""
     import fnmatch
     pool = set(names()) if pretrained else set(registry_names()) | set(names())
+    if built_by is not None:
+        if built_by not in ("gluon_tricks", "gluoncv"):
+            raise ValueError("built_by must be 'gluon_tricks' or 'gluoncv', got %r" % (built_by,))
+        pool = {n for n in pool if builder(architecture(n)[0]) == built_by}
     return sorted(n for n in pool if fnmatch.fnmatchcase(n, pattern))
 
 
