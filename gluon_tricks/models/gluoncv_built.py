@@ -23,10 +23,6 @@ NAMES = (
 DEFAULTS = {name: {"use_aux": False} for name in NAMES if name.startswith("nasnet")}
 
 
-class SettingRefused(ValueError):
-    """A setting the network's constructor does not take (``down='avg'`` on VGG)."""
-
-
 @functools.lru_cache(maxsize=None)
 def _constructors():
     from gluoncv.model_zoo.model_zoo import _models  # imported on first use: gluoncv takes seconds to load
@@ -36,6 +32,7 @@ def _constructors():
 def build_gluoncv(name, **settings):
     """GluonCV's ``name`` with ``settings`` passed to its constructor, uninitialised (weights load
     through :mod:`gluon_tricks.zoo`, which checks them). A setting it does not take is refused in one line."""
+    from .registry import SettingRefused
     try:
         return _constructors()[name](pretrained=False, **dict(DEFAULTS.get(name, {}), **settings))
     except TypeError as err:

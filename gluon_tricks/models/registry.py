@@ -1,13 +1,11 @@
 """Model registry: a name is a class plus a dict of settings; ``get_model`` keyword arguments override them."""
 import difflib
 import fnmatch
-import re
-
 import functools
 import inspect
+import re
 
 from . import gluoncv_built
-from .gluoncv_built import SettingRefused
 from .inception import Inception3
 from .mobilenet import MobileNet, MobileNetV2
 from .resnet import IMAGENET_DEPTHS, ResNet
@@ -20,6 +18,10 @@ _BUILT_BY_GLUONCV = set()
 
 class UnknownModel(ValueError):
     """Raised for a model name the registry does not hold; the message lists close matches."""
+
+
+class SettingRefused(ValueError):
+    """A setting the network does not have (``stem='deep'`` on MobileNet, ``down='avg'`` on VGG)."""
 
 
 def register(name, cls, **settings):
