@@ -75,7 +75,8 @@ def write_table(record=RECORD, path=TABLE):
              "Written by `python bench/deployment.py --table` from `bench/results/deployment.jsonl` (the newest "
              "record of each model). Latency: batch 1, p50 over the record's iterations; float32 is the graph "
              "`Predictor` runs, int8 MXNet's oneDNN quantization. Top-1 is the published figure (float32).", "",
-             "| model | input | params (M) | GMACs | top-1 % | on | float32 p50 ms | int8 p50 ms | int8 / float32 | CPU |",
+             "| model | input | params (M) | GMACs | top-1 % | on | float32 p50 ms | int8 p50 ms | int8 / float32 "
+             "| CPU |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f32 = r["float32"]["p50_ms"]
@@ -104,8 +105,8 @@ def main():
         return
     ctx = mx.cpu()
     machine = dict(machine_info(), cpu_int8=sorted(cpu_flags() & set(INT8_FAST_FLAGS)))
-    print("machine: %(cpu)s, %(cores)s cores, OMP_NUM_THREADS=%(omp_num_threads)s, MXNet %(mxnet)s, int8 flags %(cpu_int8)s"
-          % machine)
+    print("machine: %(cpu)s, %(cores)s cores, OMP_NUM_THREADS=%(omp_num_threads)s, MXNet %(mxnet)s, "
+          "int8 flags %(cpu_int8)s" % machine)
     os.makedirs(os.path.dirname(args.record), exist_ok=True)
     for name in args.models or default_models():
         row = measure(name, args.iters, ctx)

@@ -67,7 +67,8 @@ def test_a_recipe_file_is_the_base_and_flags_override_it():
     (["--model", "resnet18_v1b", "--use-rec", "--rec-train", "/nowhere/t.rec", "--rec-val", "/nowhere/v.rec"],
      "record file /nowhere/t.rec does not exist"),
     (["--model", "resnet18_v1b", "--batch-norm"], "resnet18_v1b has no setting 'batch_norm'"),
-    (["--model", "vgg11", "--model-kwargs", '{"down": "avg"}'], "vgg11 is built by GluonCV, whose constructor has no setting 'down'"),
+    (["--model", "vgg11", "--model-kwargs", '{"down": "avg"}'],
+     "vgg11 is built by GluonCV, whose constructor has no setting 'down'"),
     (["--model", "mobilenet1.0", "--last-gamma"], "MobileNet v1 has no residual units"),
     (["--model", "resnet50_v1b", "--use-gn"], "GroupNorm cannot be hybridized"),
     (["--model", "resnet18_v1b", "--num-gpus", "2", "--gpus", "0,1"], "not both"),
@@ -146,9 +147,9 @@ PUBLISHED_COMMANDS = {
     "inceptionv3": "--model inceptionv3 --mode hybrid --input-size 299 --lr 0.4 --lr-mode cosine --num-epochs 200 "
                    "--batch-size 128 --num-gpus 8 -j 60 --use-rec --dtype float16 --warmup-epochs 5 --no-wd "
                    "--label-smoothing --mixup --save-dir params_inceptionv3_mixup --logging-file inceptionv3_mixup.log",
-    "resnext50_32x4d": "--model resnext50_32x4d --mode hybrid --lr 0.4 --lr-mode cosine --num-epochs 200 --batch-size 128 "
-                       "--num-gpus 8 -j 90 --use-rec --dtype float16 --warmup-epochs 5 --last-gamma --no-wd "
-                       "--label-smoothing --mixup --save-dir params_resnext50_32x4d_best "
+    "resnext50_32x4d": "--model resnext50_32x4d --mode hybrid --lr 0.4 --lr-mode cosine --num-epochs 200 "
+                       "--batch-size 128 --num-gpus 8 -j 90 --use-rec --dtype float16 --warmup-epochs 5 --last-gamma "
+                       "--no-wd --label-smoothing --mixup --save-dir params_resnext50_32x4d_best "
                        "--logging-file resnext50_32x4d_best.log",
 }
 # What only a GPU machine has, swapped for this CPU's: devices, loader threads, float16, the batch; the outputs

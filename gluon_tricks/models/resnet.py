@@ -204,8 +204,9 @@ class ResNet(HybridBlock):
     ResNeXt is a setting too: ``cardinality=32, bottleneck_width=4`` is resnext50_32x4d's grouped
     bottleneck, and every switch above applies to it (a ResNeXt-50-D is ``stem='deep', down='avg'``).
 
-    Other switches: ``use_se`` (squeeze-excitation; ``se_conv`` for GluonCV's ResNeXt layout of it), ``last_gamma`` (zero-init the last BN
-    gamma of each residual branch, Goyal et al. 2017: each unit starts as identity),
+    Other switches: ``use_se`` (squeeze-excitation; ``se_conv`` for GluonCV's ResNeXt layout of it),
+    ``last_gamma`` (zero-init the last BN gamma of each residual branch, Goyal et al. 2017: each unit
+    starts as identity),
     ``bn_after_add`` / ``relu_after_add`` (fb.resnet.torch block ablations), ``final_drop``.
     ``fused_bn_relu`` runs the BN + ReLU pairs after the stem and inside the units as one oneDNN
     operator each (parameter names unchanged, so weights stay interchangeable; the deep stem's

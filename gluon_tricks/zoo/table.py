@@ -74,8 +74,8 @@ def gluoncv_table(link=_link, code="`%s`"):
     for r in rows(gluoncv=True):
         e = r["entry"]
         built_by = "GluonCV" if builder(e.architecture) == "gluoncv" else "gluon_tricks"
-        body.append([code % e.name, e.tag + ("" if e.default else " (older)"), built_by, e.inputs.eval_set.split(" (")[0],
-                     "%d px" % e.inputs.input_size,
+        body.append([code % e.name, e.tag + ("" if e.default else " (older)"), built_by,
+                     e.inputs.eval_set.split(" (")[0], "%d px" % e.inputs.input_size,
                      _pct(e.top1), _pct(e.top5), "%.2f" % r["params_m"], "%.2f" % r["gmacs"],
                      ", ".join(filter(None, [link(e.recipe, "script"), link(e.log, "log")]))])
     return header, body
