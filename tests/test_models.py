@@ -498,6 +498,9 @@ def test_resnext_is_the_resnet_with_grouped_bottlenecks_and_takes_the_d_switches
     assert net(mx.nd.random.uniform(shape=(1, 3, 64, 64))).shape == (1, 1000)
     for u in net.layer1:  # zero-gamma: each unit adds nothing to its shortcut
         assert float(u.bn3.gamma.data().abs().sum().asscalar()) == 0
+    fb = get_model("cifar_resnext29_32x4d", bn_after_add=True, relu_after_add=False)  # fb.resnet.torch's blocks
+    fb.initialize()
+    assert fb(mx.nd.zeros((1, 3, 32, 32))).shape == (1, 10) and not fb.layer1[0]._relu_after_add
     with pytest.raises(ValueError, match="basic blocks have none"):
         get_model("resnet18_v1b", cardinality=32)
 
