@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 
 import numpy as np
 
@@ -183,7 +184,9 @@ def train_in_workers(todo, jobs, record=None, echo=print):
     os.environ["OMP_NUM_THREADS"] = threads  # the spawned workers read it when they import MXNet
     results, failures = {}, []
     try:
-        with futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # a fresh process per run, so each log's wall time is its own run's (Python 3.11+ can say so)
+        fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}
+        with futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), **fresh) as pool:
             running = {}
             for label, r in todo:
                 running[pool.submit(_fit_to_file, r)] = (label, r)

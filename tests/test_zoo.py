@@ -266,7 +266,9 @@ def test_publish_turns_a_finished_run_into_a_zoo_entry_with_measured_figures(tmp
     from gluon_tricks.train import Recipe, fit
     from gluon_tricks.train.report import read_log
     from gluon_tricks.zoo import publish
+    from gluon_tricks.train import loop
     from gluon_tricks.zoo.catalog import HERE, _read
+    monkeypatch.setattr(loop, "_STARTED", [0])  # the first run of its process: the log's clock is its own
     run = tmp_path / "run"
     summary = fit(Recipe(train_samples=640, test_samples=256, epochs=1, warmup_epochs=0.5, batch_size=64,
                          model_kwargs={"down": "avg"}, save_dir=str(run)), progress=False)
@@ -289,9 +291,16 @@ def test_publish_turns_a_finished_run_into_a_zoo_entry_with_measured_figures(tmp
     after = json.load(open(manifest))["models"]
     assert [m for m in after if m["name"] != "tiny_fm"] == before  # nothing else touched
     assert [e.name for e in _read(str(manifest))].count("tiny_fm") == 1  # the catalog reads it
-    monkeypatch.setattr(publish, "measure", lambda run_dir, params: metrics)  # measured once is enough
+    # Had the process trained another run first, its clock would have started before this run's: no wall times.
+    records = [json.loads(line) for line in open(run / "log.jsonl")]
+    assert records[0]["kind"] == "start" and records[0]["earlier_runs_in_process"] == 0
+    records[0]["earlier_runs_in_process"] = 1
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    measured = {k: v for k, v in metrics.items() if not k.startswith("wall_time")}
+    monkeypatch.setattr(publish, "measure", lambda run_dir, params: dict(measured))  # measured once is enough
     publish.publish(str(run), "tiny_fm", "python train.py", repository=str(tmp_path), manifest=str(manifest))
     assert len(json.load(open(manifest))["models"]) == len(after)  # publishing again replaces
+    assert not any(k.startswith("wall_time") for k in json.load(open(folder / "metrics.json")))
 
 
 def test_publish_refuses_an_unfinished_run(tmp_path):

@@ -198,7 +198,8 @@ class Reporter(Hook):
             atomic_text(os.path.join(run.recipe.save_dir, "classes.json"), json.dumps(list(run.class_names)))
         self.log.write({"kind": "resume" if run.resumed else "start", "time": time.time(),
                         "recipe": run.recipe.to_dict(), "machine": machine_info(),
-                        "steps_per_epoch": run.steps_per_epoch, "state": run.state, "workers": run.reduction.workers})
+                        "steps_per_epoch": run.steps_per_epoch, "state": run.state, "workers": run.reduction.workers,
+                        "earlier_runs_in_process": run.earlier_runs})
 
     def epoch_start(self, run, epoch, first_batch, batches):
         self.interval.reset()

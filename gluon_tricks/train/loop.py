@@ -27,10 +27,16 @@ from .schedule import Schedule
 from .step import Meter, Stepper, build_loss, build_trainer, check_optimizer
 
 
+_STARTED = [0]  # training runs this process has started
+
+
 class TrainingRun:
-    """Everything one training run holds; the hooks read it and ``state`` is what checkpoints keep."""
+    """Everything one training run holds; the hooks read it and ``state`` is what checkpoints keep.
+    ``earlier_runs`` counts the runs this process started before it: a log's ``wall_time`` (from the
+    process's start) is this run's own time to accuracy only when it is 0."""
 
     def __init__(self, recipe, ctxs, reduction, loaders):
+        self.earlier_runs, _STARTED[0] = _STARTED[0], _STARTED[0] + 1
         self.recipe, self.ctxs, self.reduction = recipe, ctxs, reduction
         self.train_loader, self.test_loader, self.class_names = loaders
         self.chief = reduction.rank == 0

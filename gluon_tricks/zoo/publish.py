@@ -81,8 +81,10 @@ def publish(run_dir, name, command, repository=REPOSITORY, manifest=None, note=N
     last_epoch = [r for r in log if r.get("kind") == "epoch"][-1]
     if "ema_test_acc" in last_epoch:  # the weight average, as the run measured it (not published)
         metrics["ema_top1_logged"] = round(last_epoch["ema_test_acc"], 4)
-    if "wall_time" in last_epoch and not any(r.get("kind") == "resume" for r in log):
-        # as the run measured it, from its process's start (evaluations included); a resumed run has two clocks
+    if "wall_time" in last_epoch and not any(r.get("kind") == "resume" for r in log) \
+            and not start.get("earlier_runs_in_process"):
+        # as the run measured it, from its process's start (evaluations included); a resumed run has two
+        # clocks, and a process that trained another run first started this one's clock too early
         reached = time_to_accuracy(log, [t / 100 for t in range(90, 100)])
         metrics["wall_time_s"] = round(last_epoch["wall_time"], 1)
         metrics["wall_time_to_logged_top1"] = {"%d%%" % round(100 * t): round(s, 1) for t, s in reached.items() if s}
