@@ -119,7 +119,9 @@ def train_proxy(args):
         label, ", ".join("%.2f" % v for v in values)) for label, values in ema.items()]
     notes += ablate.report_notes(args.record, [label for label, _ in rows], args.seeds, command)
     paths = ablate.write_report(summary, args.report, title, stacked=False, notes=notes)
-    chart([("%d epochs%s, seeds %s" % (epochs, width, ",".join(map(str, args.seeds))), list(curves.items())[::-1])],
+    network = "%s%s" % (rows[0][1].model, " %s" % json.dumps(rows[0][1].model_kwargs) if rows[0][1].model_kwargs else "")
+    chart([("%s, %d epochs%s, seeds %s" % (network, epochs, width, ",".join(map(str, args.seeds))),
+            list(curves.items())[::-1])],
           os.path.join(args.report, "curves.png"), ylim=(84, 95))
     print(open(paths["markdown"]).read())
 
