@@ -252,7 +252,7 @@ def test_wide_resnet_dropout_sits_before_each_units_last_conv_and_adds_no_parame
 
 @pytest.mark.parametrize("name, shape", [("cifar_resnet20_v1d", (4, 3, 32, 32)), ("resnet50_v1b", (2, 3, 64, 64)),
                                          ("cifar_resnet9", (4, 1, 28, 28)), ("mobilenet0.25", (2, 3, 32, 32)),
-                                         ("inceptionv3", (1, 3, 107, 107))])
+                                         ("inceptionv3", (1, 3, 107, 107)), ("cifar_resnext29_32x4d", (2, 3, 32, 32))])
 def test_fused_bn_relu_computes_and_learns_exactly_what_bn_then_relu_does(name, shape, tmp_path):
     from mxnet import autograd
     same = {"dropout": 0.0} if name == "inceptionv3" else {}  # dropout would draw different masks

@@ -155,7 +155,9 @@ class ResidualUnit(HybridBlock):
                 setattr(self, "conv%d" % i, nn.Conv2D(
                     width, kernel_size=k, strides=stride if i - 1 == stride_at else 1, padding=k // 2,
                     groups=cardinality if k == 3 and bottleneck else 1, use_bias=conv_bias and k == 1))
-                fuse = fused_bn_relu and not last
+                # MXNet 1.9.1's oneDNN cannot train a grouped convolution next to a BatchNormReLU ("could not
+                # create a primitive descriptor iterator" in backward): a ResNeXt unit keeps its pairs apart
+                fuse = fused_bn_relu and not last and cardinality == 1
                 setattr(self, "bn%d" % i, _norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs,
                                                  zero_gamma=last and last_gamma))
                 if not last:
@@ -210,7 +212,8 @@ class ResNet(HybridBlock):
     ``bn_after_add`` / ``relu_after_add`` (fb.resnet.torch block ablations), ``final_drop``.
     ``fused_bn_relu`` runs the BN + ReLU pairs after the stem and inside the units as one oneDNN
     operator each (parameter names unchanged, so weights stay interchangeable; the deep stem's
-    inner pairs stay separate, as their positions are part of GluonCV's names).
+    inner pairs stay separate, as their positions are part of GluonCV's names; so do a ResNeXt unit's, which
+    MXNet 1.9.1's oneDNN cannot train beside a grouped convolution).
     ``conv_bias`` and ``stem_relu=False`` exist only to reproduce quirks of GluonCV's
     resnet*_v1 (biased 1x1 convs) and cifar_resnet*_v1 (no ReLU after the stem).
     ``layout='gluoncv_v1'`` lets ``load_parameters`` read GluonCV's ``features.N`` files.

@@ -80,7 +80,13 @@ def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=Tr
     net = build_architecture(arch, **dict(base, **kwargs, classes=file_classes or classes))
     # Shapes by symbolic inference, not a forward pass: an inference-mode pass leaves conv weights
     # in oneDNN's blocked layout, which the dist kvstore then ships with the wrong size.
-    net.infer_shape(sample.as_in_context(ctxs[0]))
+    try:
+        net.infer_shape(sample.as_in_context(ctxs[0]))
+    except mx.base.MXNetError as err:  # e.g. GluonCV's ResNeSt fixes its stem at 3 channels; a 28 px image for VGG
+        reason = next((line for line in str(err).splitlines() if "inconsistent" in line or "Check failed" in line),
+                      str(err).splitlines()[0])
+        raise ValueError("%s cannot take %s images (channels x height x width): %s" % (
+            name, "x".join(map(str, sample.shape[1:])), reason.strip())) from None
     net.initialize(INITIALIZERS[init](), ctx=ctxs)
     if params:
         with tempfile.TemporaryDirectory() as folder:
