@@ -142,8 +142,8 @@ def make_recipe(args, base):
         args.lr_decay_epochs = tuple(range(args.lr_decay_period, epochs, args.lr_decay_period))
     if args.use_pretrained:
         args.pretrained = "zoo"
-    for flag, setting in (("use_se", "use_se"), ("batch_norm", "batch_norm")):
-        if getattr(args, flag):
+    for setting in ("use_se", "batch_norm"):  # GluonCV's flags that are model settings of the same name
+        if getattr(args, setting):
             args.model_kwargs = dict(args.model_kwargs or base.model_kwargs, **{setting: True})
     alpha = args.mixup_alpha
     if args.mixup:

@@ -13,7 +13,6 @@ from .resnet_v2 import PreActResNet
 from .small import ResNet9
 
 _MODELS = {}
-_BUILT_BY_GLUONCV = set()
 
 
 class UnknownModel(ValueError):
@@ -33,7 +32,7 @@ def register(name, cls, **settings):
 def builder(name):
     """Who builds ``name``: 'gluon_tricks' (written in this package) or 'gluoncv' (GluonCV's own network)."""
     _lookup(name)
-    return "gluoncv" if name in _BUILT_BY_GLUONCV else "gluon_tricks"
+    return "gluoncv" if name in gluoncv_built.NAMES else "gluon_tricks"
 
 
 def list_models(pattern="*"):
@@ -132,4 +131,3 @@ register("inceptionv3", Inception3)
 
 for _name in gluoncv_built.NAMES:
     register(_name, functools.partial(gluoncv_built.build_gluoncv, _name))
-    _BUILT_BY_GLUONCV.add(_name)
