@@ -20,6 +20,7 @@ from .zoo import architecture
 from .zoo import names as zoo_names
 from .train import Recipe, fit
 from .train.report import read_log
+from .errors import BadInput, UserError
 
 # The paper's baseline (Section 2): step decay (/10 at 1/4, 1/2 and 3/4 of training: epochs 30,
 # 60, 90 of 120), no warmup, plain cross-entropy, decay on every weight; the model is the A
@@ -80,15 +81,15 @@ def load_grid(path):
         data = yaml.safe_load(f) or {}
     rows = data.get("rows") if isinstance(data, dict) else None
     if not rows or not all(isinstance(r, (list, tuple)) and len(r) == 2 and isinstance(r[1], dict) for r in rows):
-        raise ValueError("grid file %s needs 'rows: [[label, {field: value, ...}], ...]'" % path)
+        raise BadInput("grid file %s needs 'rows: [[label, {field: value, ...}], ...]'" % path)
     labels = [str(label) for label, _ in rows]
     if len(set(labels)) != len(labels):
-        raise ValueError("grid file %s repeats a row label" % path)
+        raise BadInput("grid file %s repeats a row label" % path)
     known = {f.name for f in dataclasses.fields(Recipe)}
     for label, changes in rows:
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError("grid file %s, row %r: unknown recipe field(s) %s" % (path, label, ", ".join(unknown)))
+            raise BadInput("grid file %s, row %r: unknown recipe field(s) %s" % (path, label, ", ".join(unknown)))
     return [(str(label), dict(changes)) for label, changes in rows]
 
 
@@ -107,8 +108,8 @@ def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params
                 value = variant(base.model, value[1:])
             values[key] = fills.get(value, value) if isinstance(value, str) else value
         if values.get("teacher") and not values.get("teacher_params") and values["teacher"] not in zoo_names():
-            raise ValueError("the distillation row needs teacher weights: a published --teacher, --teacher-params, "
-                             "or --train-teacher")
+            raise BadInput("the distillation row needs teacher weights: a published --teacher, --teacher-params, "
+                           "or --train-teacher")
         start = (rows[0][1] if paper_baseline else baseline) if independent and rows else previous
         recipe = dataclasses.replace(start, **values)
         rows.append((label, recipe.validate()))
@@ -142,7 +143,7 @@ def run_grid(rows, seeds, out, progress=False, echo=print, hooks=list, record=No
             results[(label, seed)] = accuracy
     if jobs > 1 and len(todo) > 1:
         if hooks is not list:
-            raise ValueError("runs with extra hooks train one at a time (jobs=1)")
+            raise BadInput("runs with extra hooks train one at a time (jobs=1)")
         results.update(train_in_workers(todo, jobs, record, echo))
     else:
         for label, r in todo:
@@ -152,7 +153,7 @@ def run_grid(rows, seeds, out, progress=False, echo=print, hooks=list, record=No
     return {label: [results[(label, seed)] for seed in seeds] for label, _ in rows}
 
 
-class RunsFailed(RuntimeError):
+class RunsFailed(UserError, RuntimeError):
     """Runs trained in workers failed; each one's traceback is in its output.txt."""
 
 
@@ -236,8 +237,8 @@ def recorded(done, label, recipe):
         return None
     saved, wanted = _comparable(r["recipe"]), _comparable(recipe.to_dict())
     if saved != wanted:
-        raise ValueError("the record holds %r seed %d with another recipe (%s differ); use another record file"
-                         % (label, recipe.seed, ", ".join(sorted(k for k in wanted if saved.get(k) != wanted[k]))))
+        raise BadInput("the record holds %r seed %d with another recipe (%s differ); use another record file"
+                       % (label, recipe.seed, ", ".join(sorted(k for k in wanted if saved.get(k) != wanted[k]))))
     return r["final_test_acc"]
 
 
@@ -279,8 +280,8 @@ def finished_accuracy(recipe):
     saved = Recipe.from_dict(saved).to_dict() if saved is not None else None
     if saved is not None and saved != recipe.to_dict():
         changed = sorted(k for k, v in recipe.to_dict().items() if saved[k] != v)
-        raise ValueError("%s holds a run of another recipe (%s differ); use a new --out or delete it"
-                         % (recipe.save_dir, ", ".join(changed)))
+        raise BadInput("%s holds a run of another recipe (%s differ); use a new --out or delete it"
+                       % (recipe.save_dir, ", ".join(changed)))
     ends = [r for r in records if r.get("kind") == "end"]
     return ends[-1]["final_test_acc"] if ends else None
 
@@ -386,10 +387,10 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
     distillation (seed 0). ``record``, ``jobs``: see :func:`run_grid`. ``command``: how to
     regenerate the table, written under it with the machines of its runs."""
     if not seeds:
-        raise ValueError("no seeds given")
+        raise BadInput("no seeds given")
     from_file = grid not in GRIDS and os.path.isfile(grid)
     if grid not in GRIDS and not from_file:
-        raise ValueError("unknown grid %r; grids: %s, or a grid file" % (grid, ", ".join(GRIDS)))
+        raise BadInput("unknown grid %r; grids: %s, or a grid file" % (grid, ", ".join(GRIDS)))
     model_settings(base.model)
     if from_file:
         grid_name, independent, grid = os.path.splitext(os.path.basename(grid))[0], True, load_grid(grid)
@@ -398,13 +399,13 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
     if rows:
         unknown = sorted(set(rows) - {label for label, _ in grid})
         if unknown:
-            raise ValueError("unknown row(s) %s; rows are: %s" % (unknown, "; ".join(l for l, _ in grid)))
+            raise BadInput("unknown row(s) %s; rows are: %s" % (unknown, "; ".join(l for l, _ in grid)))
         grid = [g for g in grid if g[0] in rows or g[0] == grid[0][0]]
     elif not (teacher and (teacher_params or train_teacher or teacher in zoo_names())):
         grid = [g for g in grid if "teacher" not in g[1]]
     distils = any("teacher" in g[1] for g in grid)
     if distils and not teacher:
-        raise ValueError("the distillation row needs --teacher MODEL (and --teacher-params or --train-teacher)")
+        raise BadInput("the distillation row needs --teacher MODEL (and --teacher-params or --train-teacher)")
     if teacher:
         architecture(teacher)  # an unknown name stops here, before any training
     if train_teacher and distils:

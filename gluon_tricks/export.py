@@ -5,6 +5,7 @@ import mxnet as mx
 import numpy as np
 
 from .inference import hybridize_fused, input_shape, normalisation
+from .errors import BadInput
 
 
 def export(predictor, prefix, onnx=True, opset=None):
@@ -12,8 +13,8 @@ def export(predictor, prefix, onnx=True, opset=None):
     normalisation, class names, dtype; what :meth:`Predictor.from_exported` reads back) and, with
     ``onnx``, ``prefix.onnx`` (batch size left dynamic; float32 networks only). Returns the paths."""
     if onnx and predictor.dtype != "float32":
-        raise ValueError("ONNX export takes float32 networks; MXNet's %s graph is written as symbol + params only"
-                         % predictor.dtype)
+        raise BadInput("ONNX export takes float32 networks; MXNet's %s graph is written as symbol + params only"
+                       % predictor.dtype)
     shape = input_shape(predictor.recipe)
     net, x = predictor.net, mx.nd.zeros((1,) + shape, ctx=predictor.ctx)
     if predictor.dtype == "float32":  # trace the portable graph, not oneDNN's fused one
@@ -42,8 +43,8 @@ def to_onnx(symbol, params, shape, path, opset=None):
         import onnx
         from mxnet import onnx as mx_onnx
     except ImportError as err:  # a ValueError: the scripts report it in one line
-        raise ValueError("ONNX export needs the onnx package: pip install 'onnx==1.14.1' (%s), or pass --no-onnx"
-                         % err) from None
+        raise BadInput("ONNX export needs the onnx package: pip install 'onnx==1.14.1' (%s), or pass --no-onnx"
+                       % err) from None
     kwargs = {"opset_version": opset} if opset else {}
     mx_onnx.export_model(symbol, params, [(1,) + tuple(shape)], [np.float32], path, dynamic=True,
                          dynamic_input_shapes=[(None,) + tuple(shape)], **kwargs)

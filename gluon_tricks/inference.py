@@ -13,6 +13,7 @@ from .models import inference_graph
 from .train.checkpoint import Checkpoints
 from .train.config import Recipe
 from .zoo import architecture, build_net, classifier_size, imagenet_class_names, resolve
+from .errors import BadInput, InputNotFound
 
 
 # The recipe fields inference needs: an exported network's JSON carries them.
@@ -33,14 +34,14 @@ class Predictor:
         checkpoint's weights, or ``params``."""
         recipe_file = os.path.join(run_dir, "recipe.json")
         if not os.path.isfile(recipe_file):
-            raise FileNotFoundError("%s is not a training run directory (no recipe.json)" % run_dir)
+            raise InputNotFound("%s is not a training run directory (no recipe.json)" % run_dir)
         recipe = Recipe.load(recipe_file)
         if params is None:
             params = os.path.join(run_dir, "best.params")
             if not os.path.isfile(params):
                 latest = Checkpoints(run_dir).latest()
                 if latest is None:
-                    raise FileNotFoundError("%s has no best.params and no checkpoint" % run_dir)
+                    raise InputNotFound("%s has no best.params and no checkpoint" % run_dir)
                 params = os.path.join(latest[0], "model.params")
         names = None
         if os.path.isfile(os.path.join(run_dir, "classes.json")):
@@ -60,7 +61,7 @@ class Predictor:
         recipe = recipe or recipe_for(arch, entry, input_size, crop_ratio)
         count = classifier_size(path)
         if not count:
-            raise ValueError("%s has no classifier weights (fc/output) to take the class count from" % path)
+            raise BadInput("%s has no classifier weights (fc/output) to take the class count from" % path)
         if classes is None and entry is not None and entry.inputs.classes == count:
             classes = list(entry.inputs.class_names)
         sample = mx.nd.zeros((1,) + input_shape(recipe))
@@ -77,12 +78,12 @@ class Predictor:
         from .quantize import load
         meta_file = prefix + ".json"
         if not os.path.isfile(meta_file):
-            raise FileNotFoundError("%s is missing: name the PREFIX export.py wrote (PREFIX.json, PREFIX-symbol.json, "
-                                    "PREFIX-0000.params)" % meta_file)
+            raise InputNotFound("%s is missing: name the PREFIX export.py wrote (PREFIX.json, PREFIX-symbol.json, "
+                                "PREFIX-0000.params)" % meta_file)
         with open(meta_file) as f:
             meta = json.load(f)
         if "inputs" not in meta:
-            raise ValueError("%s was written by an older export.py (no 'inputs'): export the network again" % meta_file)
+            raise BadInput("%s was written by an older export.py (no 'inputs'): export the network again" % meta_file)
         ctx = ctx or mx.cpu()
         dtype = meta.get("dtype", "float32")
         net = load(prefix, ctx)
@@ -112,7 +113,7 @@ class Predictor:
         channels, size, _ = input_shape(self.recipe)
         img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
         if img is None:
-            raise ValueError("%s is not a decodable image" % path)
+            raise BadInput("%s is not a decodable image" % path)
         mean, std, _ = normalisation(self.recipe)
         if self.recipe.dataset in DATASETS:
             img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
@@ -187,5 +188,5 @@ def class_names(classes, count):
     if classes is None:
         classes = ["class %d" % i for i in range(count)]
     if len(classes) != count:
-        raise ValueError("%d class names for a classifier of %d classes" % (len(classes), count))
+        raise BadInput("%d class names for a classifier of %d classes" % (len(classes), count))
     return list(classes)

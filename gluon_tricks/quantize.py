@@ -11,12 +11,13 @@ import mxnet as mx
 
 from .machine import cpu_flags
 from .models import inference_graph
+from .errors import BadInput, InputNotFound, reason
 
 CALIB_MODES = ("naive", "entropy", "none")
 INT8_FAST_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-class QuantizationUnsupported(ValueError):
+class QuantizationUnsupported(BadInput):
     """int8 is not available here (a GPU context, an MXNet built without oneDNN, or a network with a layer
     MXNet's oneDNN has no int8 kernel for)."""
 
@@ -40,7 +41,7 @@ def calibration_batches(loader, count):
     """The first ``count`` images of ``loader`` (an ``epoch()`` source of (x, y) batches) as one
     NDArray: what the calibration pass reads."""
     if count < 1:
-        raise ValueError("calibration needs at least one image (--calib-images)")
+        raise BadInput("calibration needs at least one image (--calib-images)")
     taken, have = [], 0
     for x, _ in loader.epoch():
         taken.append(x[:count - have].as_in_context(mx.cpu()))
@@ -48,7 +49,7 @@ def calibration_batches(loader, count):
         if have >= count:
             break
     if not have:
-        raise ValueError("no calibration images: the calibration data set is empty")
+        raise BadInput("no calibration images: the calibration data set is empty")
     return mx.nd.concat(*taken, dim=0) if len(taken) > 1 else taken[0]
 
 
@@ -62,13 +63,13 @@ def quantize_net(net, shape, images=None, mode="naive", exclude=(), batch=32, ct
     ctx = ctx or mx.cpu()
     inference_graph(net)  # the Pooling op, which oneDNN quantizes
     if mode not in CALIB_MODES:
-        raise ValueError("calibration mode %r: choose one of %s" % (mode, ", ".join(CALIB_MODES)))
+        raise BadInput("calibration mode %r: choose one of %s" % (mode, ", ".join(CALIB_MODES)))
     calib = None
     if mode != "none":
         if images is None or images.shape[0] == 0:
-            raise ValueError("calibration mode %r needs calibration images" % mode)
+            raise BadInput("calibration mode %r needs calibration images" % mode)
         if tuple(images.shape[1:]) != tuple(shape):
-            raise ValueError("calibration images are %s, the network takes %s" % (tuple(images.shape[1:]), shape))
+            raise BadInput("calibration images are %s, the network takes %s" % (tuple(images.shape[1:]), shape))
         calib = mx.io.NDArrayIter(images, batch_size=min(batch, images.shape[0]), last_batch_handle="discard")
     try:
         with warnings.catch_warnings():  # SymbolBlock's "Cannot decide type for ... data": inputs are float32
@@ -80,9 +81,8 @@ def quantize_net(net, shape, images=None, mode="naive", exclude=(), batch=32, ct
         qnet.hybridize(static_alloc=True, static_shape=True)
         qnet(mx.nd.zeros((1,) + tuple(shape), ctx=ctx)).wait_to_read()  # oneDNN picks its int8 kernels here
     except mx.base.MXNetError as err:  # a layer MXNet 1.9.1's oneDNN has no int8 kernel for
-        lines = [line.strip() for line in str(err).splitlines() if "Check failed" in line or "Error" in line]
         raise QuantizationUnsupported("MXNet 1.9.1's int8 quantization cannot run this network (%s); it runs in "
-                                      "float32" % (lines[-1] if lines else err)) from None
+                                      "float32" % reason(err)) from None
     return qnet
 
 
@@ -92,7 +92,7 @@ def load(prefix, ctx=None):
     symbol, params = prefix + "-symbol.json", prefix + "-0000.params"
     for path in (symbol, params):
         if not os.path.isfile(path):
-            raise FileNotFoundError("%s is missing: export.py writes PREFIX-symbol.json and PREFIX-0000.params" % path)
+            raise InputNotFound("%s is missing: export.py writes PREFIX-symbol.json and PREFIX-0000.params" % path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         net = mx.gluon.SymbolBlock.imports(symbol, ["data"], params, ctx=ctx)

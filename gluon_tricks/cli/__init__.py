@@ -9,18 +9,9 @@ import sys
 import threading
 import traceback
 
-from ..ablate import RunsFailed
-from ..data import DatasetNotFound, RecordFileError
-from ..models import UnknownModel, WeightsMismatch
-from ..train import Recipe, TrainingDiverged
-from ..train.checkpoint import CheckpointError
-from ..train.parallel import DeviceError
-from ..train.precision import PrecisionUnsupported
 from ..quantize import CALIB_MODES
-
-# Errors a user can act on; anything else is our bug and keeps its traceback.
-USER_ERRORS = (DatasetNotFound, UnknownModel, WeightsMismatch, TrainingDiverged, CheckpointError, DeviceError,
-               PrecisionUnsupported, RecordFileError, RunsFailed, ValueError, FileNotFoundError)
+from ..train import Recipe
+from ..errors import BadInput, UserError
 
 
 def _comma_floats(text):
@@ -186,7 +177,7 @@ def _run_reporting_errors(parser, body):
     try:
         with quiet_mxnet():
             return body()
-    except USER_ERRORS as err:
+    except UserError as err:
         if os.environ.get("GLUON_TRICKS_DEBUG"):
             raise
         parser.exit(2, "%s: error: %s\n" % (parser.prog, str(err).strip().splitlines()[0]))
@@ -220,12 +211,12 @@ def predictor_from_args(args, recipe=None):
     from ..inference import Predictor
     if getattr(args, "exported", None):
         if args.run or args.model:
-            raise ValueError("--exported names the whole network: drop --run/--model")
+            raise BadInput("--exported names the whole network: drop --run/--model")
         return Predictor.from_exported(args.exported)
     if args.run:
         return Predictor.from_run(args.run, args.params)
     if not args.model or not (args.params or args.use_pretrained):
-        raise ValueError("name the network: --run DIR, or --model NAME with --params FILE or --use-pretrained")
+        raise BadInput("name the network: --run DIR, or --model NAME with --params FILE or --use-pretrained")
     return Predictor.from_model(args.model, args.params or True, getattr(args, "classes", None), recipe=recipe,
                                 input_size=args.input_size, crop_ratio=args.crop_ratio)
 
@@ -252,7 +243,7 @@ def int8_from_args(args, predictor):
     from ..notice import notice
     from ..quantize import calibration_batches, check_int8
     if predictor.dtype != "float32":
-        raise ValueError("the network is already %s: quantize its float32 export" % predictor.dtype)
+        raise BadInput("the network is already %s: quantize its float32 export" % predictor.dtype)
     images = None
     if args.calib_mode != "none":
         loader = calibration_loader(predictor.recipe, args.calib_images, args.calib_data)

@@ -25,6 +25,7 @@ import argparse
 
 from .. import ablate
 from . import add_recipe_arguments, program, recipe_from_args
+from ..errors import BadInput
 
 
 def parser():
@@ -66,11 +67,11 @@ def main(args):
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
-        raise ValueError("--seeds takes comma-separated integers, got %r" % args.seeds) from None
+        raise BadInput("--seeds takes comma-separated integers, got %r" % args.seeds) from None
     if args.warmup_epochs is None and args.grid in ablate.GRIDS:
         args.warmup_epochs = 0.0  # the baseline has none; the cosine row sets its own (epochs / 10)
     if args.jobs < 1:
-        raise ValueError("--jobs must be >= 1, got %d" % args.jobs)
+        raise BadInput("--jobs must be >= 1, got %d" % args.jobs)
     sep = ";" if args.rows and ";" in args.rows else ","  # fb-optimizers' labels hold commas
     rows = [r.strip() for r in args.rows.split(sep) if r.strip()] if args.rows else None
     summary, paths = ablate.ablate(recipe_from_args(args), seeds, args.out, rows, args.independent, args.teacher,

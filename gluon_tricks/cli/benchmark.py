@@ -21,6 +21,7 @@ import argparse
 import time
 
 from . import write_json, _comma_floats, program
+from ..errors import BadInput
 
 SPEED_COLUMNS = [("batch", "batch", "%d"), ("train img/s", "train_img_per_s", "%.1f"),
                  ("infer img/s", "img_per_s", "%.1f"), ("avg ms", "avg_ms", "%.1f"), ("p50 ms", "p50_ms", "%.1f"),
@@ -61,18 +62,18 @@ def main(args):
 
     batches = [int(b) for b in args.batch_sizes]
     if not batches or min(batches) < 1 or args.prof < 1 or args.warmup < 0:
-        raise ValueError("batch sizes and --prof must be positive, --warmup >= 0")
+        raise BadInput("batch sizes and --prof must be positive, --warmup >= 0")
     ctxs = parallel.contexts(args.gpus)
     if len(ctxs) > 1:
-        raise ValueError("benchmark one device at a time: --gpus 0")
+        raise BadInput("benchmark one device at a time: --gpus 0")
     if args.dtype == "int8" and args.mode == "train":
-        raise ValueError("int8 is an inference precision here: --mode inference")
+        raise BadInput("int8 is an inference precision here: --mode inference")
     precision = Precision(args.dtype).check(ctxs) if args.dtype != "int8" else None
     report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(),
               "args": {k: v for k, v in vars(args).items() if k != "_argv"}}
     if args.compare:
         if not benchmark.list_models(args.compare):
-            raise ValueError("no registry model matches %r" % args.compare)
+            raise BadInput("no registry model matches %r" % args.compare)
         rows = benchmark.compare_models(args.compare, batches[0], args.size, args.prof)
         print(benchmark.markdown_table(rows, COMPARE_COLUMNS))
         print("(fwd+bwd: one forward and backward pass at batch %d, float32; GMACs per image)" % batches[0])

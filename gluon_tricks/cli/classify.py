@@ -14,6 +14,7 @@ import json
 import os
 
 from . import add_weights_arguments, predictor_from_args, program
+from ..errors import BadInput, InputNotFound
 
 
 def parser():
@@ -29,10 +30,10 @@ def parser():
 @program(parser)
 def main(args):
     if args.top < 1:
-        raise ValueError("--top must be >= 1")
+        raise BadInput("--top must be >= 1")
     missing = [f for f in args.images if not os.path.isfile(f)]
     if missing:
-        raise FileNotFoundError("no such image file: %s" % ", ".join(missing))
+        raise InputNotFound("no such image file: %s" % ", ".join(missing))
     predictor = predictor_from_args(args)
     results = predictor.top(args.images, args.top)
     for path, best in zip(args.images, results):

@@ -20,6 +20,7 @@ import dataclasses
 from . import add_int8_arguments, add_weights_arguments, int8_from_args, predictor_from_args, program, write_json
 from ..data import build_test_loader, dataset_names
 from ..train import accuracy_report
+from ..errors import BadInput
 
 
 def parser():
@@ -49,14 +50,14 @@ def data_recipe(args, base):
         fields.update(dataset="images", rec_train=None, rec_val=args.rec_val, rec_val_idx=args.rec_val_idx,
                       data_dir=args.data_dir)
     elif not (args.run or args.exported):
-        raise ValueError("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
+        raise BadInput("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
     return dataclasses.replace(base, **fields)
 
 
 @program(parser)
 def main(args):
     if not (args.run or args.dataset or args.rec_val or args.data_dir or args.exported):
-        raise ValueError("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
+        raise BadInput("name the data: --rec-val FILE, --data-dir DIR or --dataset NAME (or evaluate a --run)")
     predictor = predictor_from_args(args)
     loader = build_test_loader(data_recipe(args, predictor.recipe))
     quantized = int8_from_args(args, predictor) if args.int8 else None

@@ -20,6 +20,7 @@ import argparse
 import os
 
 from . import add_int8_arguments, add_weights_arguments, int8_from_args, predictor_from_args, program
+from ..errors import BadInput
 
 TOLERANCE = 1e-4
 
@@ -40,7 +41,7 @@ def parser():
 def main(args):
     from ..export import export, int8_agreement, onnx_difference
     if args.check and args.no_onnx and not args.int8:
-        raise ValueError("--check compares the ONNX file: drop --no-onnx")
+        raise BadInput("--check compares the ONNX file: drop --no-onnx")
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     predictor = predictor_from_args(args)
     if args.int8:
@@ -54,13 +55,13 @@ def main(args):
               "top class of %.1f%% of %d calibration images" % (paths["reload_difference"], 100 * paths["agreement"],
                                                                paths["agreement_images"]))
         if paths["reload_difference"] > TOLERANCE:
-            raise ValueError("the reloaded int8 network differs from the one in memory by %.3g"
-                             % paths["reload_difference"])
+            raise BadInput("the reloaded int8 network differs from the one in memory by %.3g"
+                           % paths["reload_difference"])
     elif args.check:
         diff = onnx_difference(predictor, paths["onnx"])
         print("onnxruntime vs MXNet: max abs difference %.3g (tolerance %g)" % (diff, TOLERANCE))
         if not diff < TOLERANCE:
-            raise ValueError("ONNX outputs differ from MXNet's by %.3g > %g" % (diff, TOLERANCE))
+            raise BadInput("ONNX outputs differ from MXNet's by %.3g > %g" % (diff, TOLERANCE))
         paths["difference"] = diff
     return paths
 

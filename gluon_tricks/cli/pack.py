@@ -17,6 +17,7 @@ import warnings
 
 from . import program
 from ..data.recordio import pack
+from ..errors import BadInput
 
 
 def parser():
@@ -34,7 +35,7 @@ def parser():
 @program(parser)
 def main(args):
     if args.resize < 0 or args.workers < 1:
-        raise ValueError("--resize must be >= 0 and -j >= 1")
+        raise BadInput("--resize must be >= 0 and -j >= 1")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skipped files are listed below instead
         summary = pack(args.source, args.prefix, root=args.root, resize=args.resize, quality=args.quality,

@@ -37,6 +37,7 @@ import warnings
 
 from . import add_recipe_arguments, add_run_arguments, recipe_from_args, tee, train_main
 from ..train import Recipe
+from ..errors import BadInput
 
 IMAGENET = os.path.join("~", ".mxnet", "datasets", "imagenet")
 # GluonCV's defaults, as a recipe: the starting point when no --recipe is given.
@@ -119,10 +120,10 @@ def make_recipe(args, base):
     if base is None:
         base = Recipe.load(args.recipe) if args.recipe else Recipe.from_dict(GLUONCV_DEFAULTS)
     if args.use_gn:
-        raise ValueError("--use-gn is not supported: GluonCV's GroupNorm cannot be hybridized under MXNet 1.9.1, "
-                         "so such a network could not train in hybrid mode, export or quantize")
+        raise BadInput("--use-gn is not supported: GluonCV's GroupNorm cannot be hybridized under MXNet 1.9.1, "
+                       "so such a network could not train in hybrid mode, export or quantize")
     if args.num_gpus and args.gpus:
-        raise ValueError("give --num-gpus or --gpus, not both")
+        raise BadInput("give --num-gpus or --gpus, not both")
     if args.num_gpus:
         args.gpus = ",".join(str(i) for i in range(args.num_gpus))
     devices = len((args.gpus or base.gpus).split(",")) if (args.gpus or base.gpus) else 1
@@ -149,15 +150,15 @@ def make_recipe(args, base):
     if args.mixup:
         args.mixup_alpha = 0.2 if alpha is None else alpha
         if args.mixup_alpha <= 0:
-            raise ValueError("--mixup needs a positive --mixup-alpha, got %g" % args.mixup_alpha)
+            raise BadInput("--mixup needs a positive --mixup-alpha, got %g" % args.mixup_alpha)
     elif alpha is not None and not base.mixup_alpha:
         warnings.warn("--mixup-alpha without --mixup is ignored (as in GluonCV); add --mixup")
         args.mixup_alpha = None
     if args.resume_epoch and not args.resume_params:
-        raise ValueError("--resume-epoch needs --resume-params (or use --resume to continue a checkpoint)")
+        raise BadInput("--resume-epoch needs --resume-params (or use --resume to continue a checkpoint)")
     recipe = recipe_from_args(args, base)
     if recipe.model == Recipe().model and not args.model and not args.recipe:
-        raise ValueError("name the model: --model resnet50_v1d (see gluon_tricks.list_models())")
+        raise BadInput("name the model: --model resnet50_v1d (see gluon_tricks.list_models())")
     return recipe
 
 

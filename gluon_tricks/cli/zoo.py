@@ -28,6 +28,7 @@ import os
 from . import program
 from .. import zoo
 from ..zoo import store
+from ..errors import BadInput, InputNotFound
 
 
 def parser():
@@ -67,7 +68,7 @@ def _where(root, e):
 def list_versions(root, pattern, as_json):
     found = [e for name in zoo.names() if fnmatch.fnmatchcase(name, pattern) for e in zoo.versions(name)]
     if not found:
-        raise ValueError("no published name matches %r; see: python -m gluon_tricks.zoo list" % pattern)
+        raise BadInput("no published name matches %r; see: python -m gluon_tricks.zoo list" % pattern)
     for e in found:
         if as_json:
             print(json.dumps(dict(e.describe(), where=_where(root, e))))
@@ -83,7 +84,7 @@ def list_versions(root, pattern, as_json):
 
 def download(root, names, every):
     if not names and not every:
-        raise ValueError("name what to download (NAME or NAME:TAG), or pass --all")
+        raise BadInput("name what to download (NAME or NAME:TAG), or pass --all")
     wanted = [e for name in zoo.names() for e in zoo.versions(name)] if every else \
         [zoo.entry(n.partition(":")[0], n.partition(":")[2] or True) for n in names]
     paths = []
@@ -122,9 +123,9 @@ def publish_run(args):
     from ..zoo import publish, table
     from ..zoo.catalog import REPOSITORY
     if not os.path.isdir(os.path.join(REPOSITORY, "model_zoo")):
-        raise ValueError("publish writes into a source checkout's model_zoo/; this install has none")
+        raise BadInput("publish writes into a source checkout's model_zoo/; this install has none")
     if not os.path.isfile(os.path.join(args.run, "recipe.json")):
-        raise FileNotFoundError("%s is not a training run directory (no recipe.json)" % args.run)
+        raise InputNotFound("%s is not a training run directory (no recipe.json)" % args.run)
     entry = publish.publish(args.run, args.name, args.reproduce, note=args.note)
     table.write(os.path.join(REPOSITORY, "model_zoo", "README.md"))
     print("%s:%s  top-1 %.2f%%  top-5 %.2f%%  -> %s" % (entry["name"], entry["tag"], entry["top1"], entry["top5"],

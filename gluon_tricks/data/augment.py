@@ -4,6 +4,7 @@ any source's normalised batches (cutout, random erasing)."""
 import math
 
 import numpy as np
+from ..errors import BadInput
 
 IMAGENET_MEAN = (123.68, 116.779, 103.939)  # RGB, 0-255
 IMAGENET_STD = (58.393, 57.12, 57.375)
@@ -18,9 +19,9 @@ class Augment:
     def __init__(self, size=224, crop_ratio=0.875, area=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip=True,
                  jitter=0.4, lighting=0.1, mean=IMAGENET_MEAN, std=IMAGENET_STD):
         if not 0 < crop_ratio <= 1:
-            raise ValueError("crop_ratio must be in (0, 1], got %r" % crop_ratio)
+            raise BadInput("crop_ratio must be in (0, 1], got %r" % crop_ratio)
         if not 0 < area[0] <= area[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
-            raise ValueError("bad crop area %r or aspect ratio %r" % (area, ratio))
+            raise BadInput("bad crop area %r or aspect ratio %r" % (area, ratio))
         self.size, self.crop_ratio, self.area, self.ratio, self.flip = size, crop_ratio, area, ratio, flip
         self.jitter, self.lighting, self.mean, self.std = jitter, lighting, mean, std
 

@@ -28,6 +28,7 @@ from .augment import Augment, jitter_image, lighting_shift, normalise_into, resi
 from .recordio import RecordFileError, scan_records
 from .sources import ImageSource, check_labels, class_names, undecodable_records
 from ..notice import notice
+from ..errors import BadInput
 
 class _Pipeline:
     """Shared by the backends: batch counting and sharding."""
@@ -36,7 +37,7 @@ class _Pipeline:
 
     def __init__(self, batch_size, augment, train, seed, part_index, num_parts, ctx=None):
         if not 0 <= part_index < num_parts:
-            raise ValueError("part_index %d is not in [0, %d)" % (part_index, num_parts))
+            raise BadInput("part_index %d is not in [0, %d)" % (part_index, num_parts))
         self.batch_size, self.augment, self.train, self.seed = batch_size, augment, train, seed
         self.part_index, self.num_parts = part_index, num_parts
         self.ctx = ctx
@@ -283,7 +284,7 @@ def pipeline_class(path, backend="threads"):
     """The backend that reads ``path``: folders always go through the threads backend."""
     backend = BACKEND_ALIASES.get(backend, backend)
     if backend not in BACKENDS:
-        raise ValueError("unknown data backend %r; choose %s" % (backend, " or ".join(BACKENDS)))
+        raise BadInput("unknown data backend %r; choose %s" % (backend, " or ".join(BACKENDS)))
     return ThreadedPipeline if os.path.isdir(path) else BACKENDS[backend]
 
 
@@ -303,7 +304,7 @@ def image_pipelines(train, val, batch_size, augment, backend="threads", train_id
     kinds = pipeline_class(train, backend), pipeline_class(val, backend)
     for kind, sample in zip(kinds, samples):
         if sample and kind is not ThreadedPipeline:
-            raise ValueError("--train-samples/--test-samples on .rec files need --data-backend threads")
+            raise BadInput("--train-samples/--test-samples on .rec files need --data-backend threads")
     sample = [{"sample": n} if n else {} for n in samples]
     train_pipe = kinds[0](train, batch_size, augment, True, train_idx, part_index=part_index, num_parts=num_parts,
                           **shared, **sample[0])

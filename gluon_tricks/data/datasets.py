@@ -3,6 +3,7 @@ a data set is one :func:`register_dataset` call; the recipe's choices, the scrip
 and inference's preprocessing all read this table."""
 from dataclasses import dataclass
 from typing import Callable
+from ..errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def dataset_info(name):
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError("unknown dataset %r; choose from %s" % (name, ", ".join(sorted(DATASETS)))) from None
+        raise BadInput("unknown dataset %r; choose from %s" % (name, ", ".join(sorted(DATASETS)))) from None
 
 
 def dataset_names():

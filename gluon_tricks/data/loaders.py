@@ -7,6 +7,7 @@ from .augment import Augment, BatchErasing, TransformedSource
 from .backends import ThreadedPipeline, image_pipelines, pipeline_class
 from .datasets import dataset_info, dataset_names
 from .small import ArrayLoader, stage_sizes
+from ..errors import BadInput, InputNotFound
 
 
 def build_loaders(recipe, part_index=0, num_parts=1):
@@ -51,12 +52,12 @@ def calibration_loader(recipe, count, source=None):
     if source in dataset_names():
         recipe, source = dataclasses.replace(recipe, dataset=source), None
     elif source and not os.path.exists(source):
-        raise FileNotFoundError("calibration data %s: not a file, a folder or a data set name (%s)"
-                                % (source, ", ".join(dataset_names())))
+        raise InputNotFound("calibration data %s: not a file, a folder or a data set name (%s)"
+                            % (source, ", ".join(dataset_names())))
     if source or recipe.dataset == "images":
         if not source and not (recipe.rec_train or recipe.data_dir):
-            raise ValueError("int8 calibration needs training images: name a training .rec or a folder of class "
-                             "folders (--calib-data)")
+            raise BadInput("int8 calibration needs training images: name a training .rec or a folder of class "
+                           "folders (--calib-data)")
         path, idx = (_home(source), None) if source else (image_paths(recipe)[0], _home(recipe.rec_train_idx))
         return ThreadedPipeline(path, recipe.batch_size, augment(recipe), False, idx, recipe.num_classes or None,
                                 recipe.data_threads or None, recipe.seed, sample=count)
@@ -83,8 +84,8 @@ def image_paths(recipe, need_train=True):
         return _home(recipe.rec_train), _home(recipe.rec_val)
     if recipe.data_dir:
         return tuple(os.path.join(_home(recipe.data_dir), part) for part in ("train", "val"))
-    raise ValueError("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
-                     "class folders")
+    raise BadInput("--dataset images needs --rec-train and --rec-val, or --data-dir holding train/ and val/ "
+                   "class folders")
 
 
 def _home(path):

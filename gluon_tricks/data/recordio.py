@@ -10,13 +10,14 @@ import struct
 import numpy as np
 
 from ..notice import notice
+from ..errors import BadInput
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 RECORD_MAGIC = 0xced7230a  # dmlc RecordIO
 IR_HEADER = struct.Struct("<IfQQ")  # MXNet's IRHeader: flag, label, id, id2
 
 
-class RecordFileError(ValueError):
+class RecordFileError(BadInput):
     """A .rec/.idx/.lst file is missing, truncated or inconsistent."""
 
 
@@ -75,7 +76,7 @@ def encode_image(path, resize=0, quality=95):
     raw = np.fromfile(path, dtype=np.uint8)
     img = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
     if img is None:
-        raise ValueError("not a readable image")
+        raise BadInput("not a readable image")
     if resize:
         h, w = img.shape[:2]
         scale = resize / min(h, w)
@@ -84,7 +85,7 @@ def encode_image(path, resize=0, quality=95):
                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        raise ValueError("JPEG encoding failed")
+        raise BadInput("JPEG encoding failed")
     return buf.tobytes()
 
 
@@ -115,7 +116,7 @@ def pack(source, prefix, root=None, resize=0, quality=95, workers=None, progress
         entries, classes = read_lst(source), None
         root = root if root is not None else os.path.dirname(os.path.abspath(source))
     if not 1 <= quality <= 100:
-        raise ValueError("JPEG quality must be in 1..100, got %r" % quality)
+        raise BadInput("JPEG quality must be in 1..100, got %r" % quality)
     out_dir = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(out_dir, exist_ok=True)
     tmp = prefix + ".partial"

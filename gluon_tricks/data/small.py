@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .datasets import register_dataset
+from ..errors import BadInput, InputNotFound
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_FILES = {
@@ -17,7 +18,7 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
-class DatasetNotFound(FileNotFoundError):
+class DatasetNotFound(InputNotFound):
     """The data set is in none of the places we looked; the message says where and how to get it."""
 
 
@@ -46,11 +47,11 @@ def read_idx(path):
     with opener(path, "rb") as f:
         zero, dtype_code, ndim = struct.unpack(">HBB", f.read(4))
         if zero != 0 or dtype_code != 0x08:
-            raise ValueError("%s is not an idx file of unsigned bytes" % path)
+            raise BadInput("%s is not an idx file of unsigned bytes" % path)
         shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
         data = np.frombuffer(f.read(), dtype=np.uint8)
     if data.size != int(np.prod(shape)):
-        raise ValueError("%s is truncated: header says %s, found %d bytes" % (path, shape, data.size))
+        raise BadInput("%s is truncated: header says %s, found %d bytes" % (path, shape, data.size))
     return data.reshape(shape)
 
 
@@ -109,7 +110,7 @@ def load_fashion_mnist(data_dir=None, download=True):
         images = read_idx(_find(root, images_stem))
         labels = read_idx(_find(root, labels_stem)).astype(np.int32)
         if len(images) != len(labels):
-            raise ValueError("%s: %d images but %d labels" % (root, len(images), len(labels)))
+            raise BadInput("%s: %d images but %d labels" % (root, len(images), len(labels)))
         splits.append(ImageArrays(images[..., None], labels, FASHION_MNIST_CLASSES))
     return tuple(splits)
 
@@ -142,8 +143,8 @@ def _read_cifar_binary(folder, files, label_bytes):
     for name in files:
         raw = np.fromfile(os.path.join(folder, name), np.uint8)
         if raw.size % (label_bytes + 3072):
-            raise ValueError("%s is truncated: %d bytes is not a whole number of %d-byte records"
-                             % (os.path.join(folder, name), raw.size, label_bytes + 3072))
+            raise BadInput("%s is truncated: %d bytes is not a whole number of %d-byte records"
+                           % (os.path.join(folder, name), raw.size, label_bytes + 3072))
         records.append(raw.reshape(-1, label_bytes + 3072))
     records = np.concatenate(records)
     images = records[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -242,7 +243,7 @@ class ArrayLoader:
     def __init__(self, data, batch_size, mean, std, train=False, pad=0, flip=False, batch_transform=None,
                  seed=0, part_index=0, num_parts=1, sizes=None, alternate_flip=False):
         if not 0 <= part_index < num_parts:
-            raise ValueError("part_index %d is not in [0, %d)" % (part_index, num_parts))
+            raise BadInput("part_index %d is not in [0, %d)" % (part_index, num_parts))
         self.data = data
         self.batch_size = batch_size
         self.part = slice(part_index * batch_size, (part_index + 1) * batch_size) if num_parts > 1 else slice(None)

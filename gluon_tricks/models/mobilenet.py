@@ -8,6 +8,7 @@ Both are tables of (stride, width) rows scaled by a width ``multiplier``. ``smal
 from mxnet.gluon import HybridBlock, nn
 
 from .resnet import GlobalAvgPool, _norm, fused
+from ..errors import BadInput
 
 # MobileNet v1: (depthwise stride, pointwise width) of its 13 separable layers, after a 32-wide stem.
 V1_LAYERS = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)) + ((1, 512),) * 5 + ((2, 1024), (1, 1024))
@@ -47,8 +48,8 @@ def add_conv_bn(seq, channels, kernel=1, stride=1, groups=1, act="relu", norm_la
 
 def refuse_zero_gamma(last_gamma, network):
     if last_gamma:
-        raise ValueError("zero-gamma (last_gamma) starts each residual unit as the identity; %s has no residual "
-                         "units, so it does not apply" % network)
+        raise BadInput("zero-gamma (last_gamma) starts each residual unit as the identity; %s has no residual "
+                       "units, so it does not apply" % network)
 
 
 class MobileNet(HybridBlock):

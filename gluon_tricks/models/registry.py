@@ -11,15 +11,16 @@ from .mobilenet import MobileNet, MobileNetV2
 from .resnet import IMAGENET_DEPTHS, ResNet
 from .resnet_v2 import PreActResNet
 from .small import ResNet9
+from ..errors import BadInput
 
 _MODELS = {}
 
 
-class UnknownModel(ValueError):
+class UnknownModel(BadInput):
     """Raised for a model name the registry does not hold; the message lists close matches."""
 
 
-class SettingRefused(ValueError):
+class SettingRefused(BadInput):
     """A setting the network does not have (``stem='deep'`` on MobileNet, ``down='avg'`` on VGG)."""
 
 

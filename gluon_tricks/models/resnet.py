@@ -4,6 +4,7 @@ import re
 from mxnet.gluon import HybridBlock, nn
 
 from .weights import load_params
+from ..errors import BadInput
 
 # depth -> (bottleneck?, blocks per stage), ImageNet layouts of He et al. 2016.
 IMAGENET_DEPTHS = {
@@ -23,23 +24,23 @@ def stage_plan(depth, small_input, layers=None, bottleneck=None, channels=None):
     if layers is None:
         if small_input:
             if depth < 8 or (depth - 2) % 6:
-                raise ValueError("small-input ResNet depth must be 6n+2 (20, 32, 44, 56, 110...), got %d" % depth)
+                raise BadInput("small-input ResNet depth must be 6n+2 (20, 32, 44, 56, 110...), got %d" % depth)
             plan = (False, ((depth - 2) // 6,) * 3)
         elif depth in IMAGENET_DEPTHS:
             plan = IMAGENET_DEPTHS[depth]
         else:
-            raise ValueError("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
+            raise BadInput("ResNet depth must be one of %s, got %r" % (sorted(IMAGENET_DEPTHS), depth))
         layers = plan[1]
         bottleneck = plan[0] if bottleneck is None else bottleneck
     channels = tuple(channels or ((16, 32, 64) if small_input else (64, 128, 256, 512))[:len(layers)])
     if len(channels) != len(layers):
-        raise ValueError("need one channel width per stage: %d widths for %d stages" % (len(channels), len(layers)))
+        raise BadInput("need one channel width per stage: %d widths for %d stages" % (len(channels), len(layers)))
     return bool(bottleneck), tuple(layers), channels
 
 
 def check_choice(name, value, options):
     if value not in options:
-        raise ValueError("%s must be one of %s, got %r" % (name, ", ".join(map(repr, options)), value))
+        raise BadInput("%s must be one of %s, got %r" % (name, ", ".join(map(repr, options)), value))
 
 
 def _norm(norm_layer, norm_kwargs, zero_gamma=False):
@@ -52,8 +53,8 @@ def _norm(norm_layer, norm_kwargs, zero_gamma=False):
 def fused(norm_layer):
     """The BN + ReLU operator for ``norm_layer`` (only plain BatchNorm has one)."""
     if norm_layer is not nn.BatchNorm:
-        raise ValueError("fused_bn_relu needs norm_layer=BatchNorm (MXNet has no fused %s + ReLU)"
-                         % getattr(norm_layer, "__name__", norm_layer))
+        raise BadInput("fused_bn_relu needs norm_layer=BatchNorm (MXNet has no fused %s + ReLU)"
+                       % getattr(norm_layer, "__name__", norm_layer))
     return nn.BatchNormReLU
 
 
@@ -138,10 +139,10 @@ class ResidualUnit(HybridBlock):
                  norm_kwargs=None, fused_bn_relu=False, **kwargs):
         super().__init__(**kwargs)
         if bn_after_add and last_gamma:
-            raise ValueError("last_gamma zero-initialises the BN that bn_after_add moves onto the sum; "
-                             "together they would zero every unit's output")
+            raise BadInput("last_gamma zero-initialises the BN that bn_after_add moves onto the sum; "
+                           "together they would zero every unit's output")
         if cardinality != 1 and not bottleneck:
-            raise ValueError("cardinality groups a bottleneck's 3x3 convolution; basic blocks have none")
+            raise BadInput("cardinality groups a bottleneck's 3x3 convolution; basic blocks have none")
         kernels = (1, 3, 1) if bottleneck else (3, 3)
         inner = cardinality * (planes * bottleneck_width // 64)
         widths = (inner, inner, planes * 4) if bottleneck else (planes, planes)

@@ -4,6 +4,7 @@ Conv-BN-ReLU blocks, 64-128-256-512 channels, max-pooling instead of strided con
 residual pairs after the 128- and 512-channel layers, a global max-pool and a classifier whose
 output is scaled by 0.125 (Page found the scale lets a high learning rate train stably)."""
 from mxnet.gluon import HybridBlock, nn
+from ..errors import BadInput
 
 
 def _conv_bn(channels, pool=False, fused=False, pool_first=False):
@@ -44,7 +45,7 @@ class ResNet9(HybridBlock):
                  pool_first=False, prep_layer=True, **kwargs):
         super().__init__(**kwargs)
         if space_to_depth not in (1, 2):
-            raise ValueError("space_to_depth must be 1 (off) or 2, got %r" % (space_to_depth,))
+            raise BadInput("space_to_depth must be 1 (off) or 2, got %r" % (space_to_depth,))
         self._scale, self._block = scale, space_to_depth
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")

@@ -2,9 +2,10 @@
 import os
 
 import mxnet as mx
+from ..errors import BadInput, InputNotFound
 
 
-class WeightsMismatch(ValueError):
+class WeightsMismatch(BadInput):
     """A parameter file does not fit the network it is loaded into."""
 
 
@@ -23,7 +24,7 @@ def load_params(net, source, ctx=None, allow_missing=False, ignore_extra=False,
     """
     if isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
-            raise FileNotFoundError("parameter file not found: %s" % source)
+            raise InputNotFound("parameter file not found: %s" % source)
         try:
             loaded = mx.nd.load(str(source))
         except mx.base.MXNetError as err:

@@ -5,6 +5,7 @@ signs, and the layer is then frozen. The first layer starts where training would
 weight gradient is never computed."""
 import numpy as np
 from mxnet.gluon import nn
+from ..errors import BadInput
 
 
 def patch_whitening(images, kernel, channels, eps=5e-4):
@@ -12,14 +13,14 @@ def patch_whitening(images, kernel, channels, eps=5e-4):
     sees them): the ``channels // 2`` directions of largest variance, divided by their standard
     deviation, then the same filters negated."""
     if channels % 2:
-        raise ValueError("patch whitening pairs each filter with its negative: %d channels is odd" % channels)
+        raise BadInput("patch whitening pairs each filter with its negative: %d channels is odd" % channels)
     n, c, h, w = images.shape
     if h < kernel or w < kernel:
-        raise ValueError("%dx%d images are smaller than the %dx%d kernel" % (h, w, kernel, kernel))
+        raise BadInput("%dx%d images are smaller than the %dx%d kernel" % (h, w, kernel, kernel))
     dims = c * kernel * kernel
     if channels // 2 > dims:
-        raise ValueError("%d channels need %d directions; %dx%d patches of %d channels have only %d"
-                         % (channels, channels // 2, kernel, kernel, c, dims))
+        raise BadInput("%d channels need %d directions; %dx%d patches of %d channels have only %d"
+                       % (channels, channels // 2, kernel, kernel, c, dims))
     patches = np.lib.stride_tricks.sliding_window_view(images, (kernel, kernel), axis=(2, 3))
     patches = patches.transpose(0, 2, 3, 1, 4, 5).reshape(-1, dims).astype(np.float64)
     patches -= patches.mean(axis=0)
@@ -40,7 +41,7 @@ def first_conv(net):
             visit(child)
     visit(net)
     if not found:
-        raise ValueError("%s has no Conv2D to whiten" % type(net).__name__)
+        raise BadInput("%s has no Conv2D to whiten" % type(net).__name__)
     return found[0]
 
 
@@ -51,8 +52,8 @@ def whiten_first_conv(net, images, eps=5e-4):
     weight = conv.weight
     out_channels, in_channels, kh, kw = weight.shape
     if kh != kw or in_channels != images.shape[1]:
-        raise ValueError("cannot whiten %s: weight %s, images of %d channels"
-                         % (conv.name, weight.shape, images.shape[1]))
+        raise BadInput("cannot whiten %s: weight %s, images of %d channels"
+                       % (conv.name, weight.shape, images.shape[1]))
     weight.set_data(patch_whitening(images, kh, out_channels, eps))
     weight.grad_req = "null"
     if conv.bias is not None:

@@ -5,16 +5,84 @@ its ``meta.json`` (recipe, position, states, and the sha1 of every file) is writ
 the one-line file ``checkpoints/latest`` is atomically replaced to name it. Only after that
 are older directories removed (the newest ``keep`` stay). A crash at any moment leaves
 ``latest`` naming a complete checkpoint, and resuming verifies every file's sha1.
+
+A run holds a lock on its directory while it trains (:func:`lock_run_dir`), and a full disk
+stops it with the name of the checkpoint that is intact (:func:`stop_when_disk_full`).
 """
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
+import socket
+import time
 
 from ..zoo.store import sha1_of
+from ..errors import BadInput, UserError, reason
 
 
-class CheckpointError(ValueError):
+class CheckpointError(BadInput):
     """A checkpoint is missing, truncated or corrupt; the message names the file."""
+
+
+class RunDirInUse(UserError):
+    """Another live process trains into the same directory."""
+
+
+class DiskFull(UserError):
+    """The disk filled while a run wrote its files; the message names the intact checkpoint."""
+
+
+def lock_run_dir(run_dir):
+    """An exclusive lock on ``run_dir``, held while the returned file stays open. Two runs on one
+    directory would interleave their logs and overwrite each other's checkpoints, so the second
+    refuses, naming the first. The kernel drops the lock when its holder exits or is killed, so a
+    killed run never blocks ``--resume``."""
+    os.makedirs(run_dir, exist_ok=True)
+    f = open(os.path.join(run_dir, ".lock"), "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "a process that has not written its name yet"
+        f.close()
+        raise RunDirInUse("%s is in use by another run (%s): wait for it to end, stop it, or give another "
+                          "--save-dir" % (run_dir, holder)) from None
+    f.seek(0)
+    f.truncate()
+    f.write("pid %d on %s, started %s" % (os.getpid(), socket.gethostname(), time.strftime("%Y-%m-%d %H:%M:%S")))
+    f.flush()
+    return f
+
+
+def _disk_full(err):
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    # MXNet's own writers (save_parameters, save_states) report a short write from C++.
+    return type(err).__name__ == "MXNetError" and ("Write incomplete" in str(err) or "No space left" in str(err))
+
+
+@contextlib.contextmanager
+def stop_when_disk_full(run_dir):
+    """A full disk while the body writes ``run_dir``'s files becomes one :class:`DiskFull` line that
+    names the checkpoint ``--resume`` will continue from (writes are atomic, so it is whole)."""
+    try:
+        yield
+    except Exception as err:
+        if not _disk_full(err):
+            raise
+        checkpoints = Checkpoints(run_dir)
+        try:
+            found = checkpoints.latest()
+        except CheckpointError as bad:
+            intact = "and its checkpoint is unreadable: %s" % bad
+        else:
+            intact = ("no checkpoint was written yet" if found is None else
+                      "checkpoint %s (epoch %d, batch %d) is intact: free space, then run again with --resume"
+                      % (found[0], found[1]["state"]["epoch"], found[1]["state"]["batch"]))
+        raise DiskFull("no space left on the disk holding %s (%s); %s" % (
+            run_dir, reason(err, ("Write incomplete", "No space left")), intact)) from err
 
 
 def atomic_write(path, write):
@@ -55,11 +123,15 @@ class Checkpoints:
         if os.path.isdir(path):  # a leftover of a run killed while writing this same checkpoint
             shutil.rmtree(path)
         os.makedirs(path)
-        files = {}
-        for filename, write in writers.items():
-            atomic_write(os.path.join(path, filename), write)
-            files[filename] = sha1_of(os.path.join(path, filename))
-        atomic_text(os.path.join(path, "meta.json"), json.dumps(dict(meta, files=files), indent=2, sort_keys=True))
+        try:
+            files = {}
+            for filename, write in writers.items():
+                atomic_write(os.path.join(path, filename), write)
+                files[filename] = sha1_of(os.path.join(path, filename))
+            atomic_text(os.path.join(path, "meta.json"), json.dumps(dict(meta, files=files), indent=2, sort_keys=True))
+        except BaseException:  # a half-written checkpoint goes at once (on a full disk, its space with it)
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         atomic_text(self.latest_file, name + "\n")
         self._prune(name)
         return path

@@ -7,6 +7,7 @@ from typing import Optional
 
 from ..data import BACKENDS, dataset_names
 from ..data.backends import BACKEND_ALIASES
+from ..errors import BadInput, InputNotFound
 
 
 def opt(default, help, flag=None, negative=None, choices=None):
@@ -195,7 +196,7 @@ class Recipe:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError("%s (recipe %s)" % (message, self.short()))
+                raise BadInput("%s (recipe %s)" % (message, self.short()))
         return self
 
     def network_settings(self):
@@ -216,7 +217,7 @@ class Recipe:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError("unknown recipe field(s): %s" % ", ".join(unknown))
+            raise BadInput("unknown recipe field(s): %s" % ", ".join(unknown))
         values = dict(values)
         for name in ("lr_decay_epochs", "rgb_mean", "rgb_std", "train_sizes"):
             if name in values:
@@ -228,13 +229,18 @@ class Recipe:
     @classmethod
     def load(cls, path):
         """A recipe from a YAML or JSON file."""
+        import yaml
+        if not os.path.isfile(path):
+            raise InputNotFound("recipe file %s does not exist" % path)
         with open(path) as f:
             text = f.read()
-        if path.endswith(".json"):
-            values = json.loads(text)
-        else:
-            import yaml
-            values = yaml.safe_load(text) or {}
+        try:
+            values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text) or {}
+        except (ValueError, yaml.YAMLError) as err:
+            raise BadInput("recipe file %s is not valid %s: %s" % (
+                path, "JSON" if path.endswith(".json") else "YAML", str(err).splitlines()[0])) from None
+        if not isinstance(values, dict):
+            raise BadInput("recipe file %s holds no mapping of field: value" % path)
         return cls.from_dict(values)
 
     def save(self, path):
@@ -247,7 +253,7 @@ class Recipe:
         """The same recipe over ``epochs``, its schedule's landmarks (warmup, lr steps, mixup's last
         epochs) at the same fractions of training: a shorter proxy of a long run, or a longer one."""
         if self.train_sizes:
-            raise ValueError("a progressive-resizing recipe (train_sizes) has no single scale; set its sizes by hand")
+            raise BadInput("a progressive-resizing recipe (train_sizes) has no single scale; set its sizes by hand")
         f = epochs / self.epochs
         return dataclasses.replace(self, epochs=epochs, warmup_epochs=round(self.warmup_epochs * f, 4),
                                    lr_decay_epochs=tuple(round(e * f, 4) for e in self.lr_decay_epochs),

@@ -2,6 +2,7 @@
 from contextlib import contextmanager
 
 import mxnet as mx
+from ..errors import BadInput
 
 
 class WeightEMA:
@@ -11,7 +12,7 @@ class WeightEMA:
 
     def __init__(self, net, decay=0.9999, ctx=None):
         if not 0 < decay < 1:
-            raise ValueError("EMA decay must be in (0, 1), got %g" % decay)
+            raise BadInput("EMA decay must be in (0, 1), got %g" % decay)
         self.decay = decay
         self.params = net._collect_params_with_prefix()
         self.ctx = ctx or next(iter(self.params.values())).list_ctx()[0]
@@ -44,6 +45,6 @@ class WeightEMA:
         loaded = mx.nd.load(path)
         missing = set(self.shadow) - set(loaded)
         if missing:
-            raise ValueError("EMA file %s lacks %d parameters, e.g. %s" % (path, len(missing), sorted(missing)[0]))
+            raise BadInput("EMA file %s lacks %d parameters, e.g. %s" % (path, len(missing), sorted(missing)[0]))
         for k in self.shadow:
             self.shadow[k][:] = loaded[k]

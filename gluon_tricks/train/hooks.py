@@ -19,9 +19,10 @@ from .ema import WeightEMA
 from .evaluation import recompute_bn_stats
 from .report import JsonLog, plot_curves
 from .step import Meter
+from ..errors import BadInput, UserError
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The training loss became NaN or infinite."""
 
 
@@ -94,7 +95,7 @@ class ParamStats(Hook):
         for label, pattern in self.groups.items():
             chosen = [p.data(run.ctxs[0]).astype("float32") for name, p in params.items() if pattern.search(name)]
             if not chosen:
-                raise ValueError("ParamStats group %r matches no parameter" % label)
+                raise BadInput("ParamStats group %r matches no parameter" % label)
             record[label] = float(sum(mx.nd.abs(a).sum().asscalar() for a in chosen) / sum(a.size for a in chosen))
         self.log.write(record)
 

@@ -20,11 +20,13 @@ from ..zoo import architecture, build_net
 from . import parallel
 from .config import Recipe
 from .evaluation import evaluate
+from .checkpoint import lock_run_dir, stop_when_disk_full
 from .hooks import Checkpointer, TrainingDiverged, recipe_hooks
 from .parallel import Reduction
 from .precision import Precision, bf16_advice, check_dtype, choose_dtype
 from .schedule import Schedule
 from .step import Meter, Stepper, build_loss, build_trainer, check_optimizer
+from ..errors import BadInput, InputNotFound
 
 
 _STARTED = [0]  # training runs this process has started
@@ -128,6 +130,17 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     reduction = Reduction.join(recipe.kv_store)
+    lock = lock_run_dir(recipe.save_dir) if reduction.rank == 0 else None  # a second run here stops now
+    try:
+        with stop_when_disk_full(recipe.save_dir):
+            return _train(recipe, ctxs, precision, reduction, progress, resume, start, hooks)
+    finally:
+        if lock:
+            lock.close()
+
+
+def _train(recipe, ctxs, precision, reduction, progress, resume, start, hooks):
+    """``fit`` once its checks have passed and this process holds the run directory."""
     run = TrainingRun(recipe, reduction.devices(ctxs), reduction,
                       data.build_loaders(recipe, reduction.rank, reduction.workers))  # bad data stops here
     os.makedirs(recipe.save_dir, exist_ok=True)
@@ -137,7 +150,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
                           precision, reduction)
     run.steps_per_epoch = len(run.train_loader) // recipe.accumulate
     if run.steps_per_epoch < 1:
-        raise ValueError("an epoch has %d batches, fewer than accumulate=%d" % (len(run.train_loader), recipe.accumulate))
+        raise BadInput("an epoch has %d batches, fewer than accumulate=%d" % (len(run.train_loader), recipe.accumulate))
     schedule = Schedule.from_recipe(recipe, run.steps_per_epoch, reduction.workers)
     run.hooks = recipe_hooks(run, progress) + list(hooks)
     checkpointer = next(h for h in run.hooks if isinstance(h, Checkpointer))
@@ -208,10 +221,10 @@ def _train_epoch(run, schedule, epoch):
 def _warm_start(start, run):
     """GluonCV-style resume: weights (and optimizer state) from files, at a given epoch."""
     if not 0 <= start.get("epoch", 0) < run.recipe.epochs:
-        raise ValueError("the start epoch %d is not in [0, epochs=%d)" % (start["epoch"], run.recipe.epochs))
+        raise BadInput("the start epoch %d is not in [0, epochs=%d)" % (start["epoch"], run.recipe.epochs))
     for key in ("params", "states"):
         if start.get(key) and not os.path.isfile(start[key]):
-            raise FileNotFoundError("%s file %s does not exist" % (key, start[key]))
+            raise InputNotFound("%s file %s does not exist" % (key, start[key]))
     if start.get("params"):
         run.net.load_parameters(start["params"], ctx=run.ctxs)
     if start.get("states"):

@@ -1,6 +1,7 @@
 """Training targets and losses. Every trick produces dense (soft) targets, so one loss covers them all."""
 import mxnet as mx
 from mxnet import gluon
+from ..errors import BadInput
 
 
 def smooth_targets(labels, classes, epsilon):
@@ -30,7 +31,7 @@ class DistillationLoss(gluon.loss.Loss):
     def __init__(self, temperature=1.0, hard_weight=0.5, **kwargs):
         super().__init__(weight=None, batch_axis=0, **kwargs)
         if temperature <= 0 or not 0 <= hard_weight <= 1:
-            raise ValueError("distillation needs temperature > 0 and 0 <= hard_weight <= 1")
+            raise BadInput("distillation needs temperature > 0 and 0 <= hard_weight <= 1")
         self._t = temperature
         self._hard = hard_weight
 

@@ -3,11 +3,12 @@ import os
 
 import mxnet as mx
 from mxnet import gluon
+from ..errors import BadInput
 
 KVSTORES = ("device", "local", "nccl", "dist_sync", "dist_device_sync", "dist_async", "horovod")
 
 
-class DeviceError(ValueError):
+class DeviceError(BadInput):
     """The requested devices or kvstore are not available here."""
 
 

@@ -5,6 +5,7 @@ import json
 import os
 
 from ..machine import BF16_CPU_FLAGS, cpu_flags, cpu_model, gemm_gflops
+from ..errors import BadInput
 
 
 class LossScaler:
@@ -19,7 +20,7 @@ class LossScaler:
     def __init__(self, init_scale=2.0 ** 16, dynamic=True, growth_interval=2000, factor=2.0,
                  min_scale=1.0, max_scale=2.0 ** 24):
         if init_scale <= 0:
-            raise ValueError("loss scale must be positive, got %g" % init_scale)
+            raise BadInput("loss scale must be positive, got %g" % init_scale)
         self.scale = float(init_scale)
         self.dynamic = dynamic
         self.growth_interval = growth_interval
@@ -60,7 +61,7 @@ class LossScaler:
         vars(self).update(state)
 
 
-class PrecisionUnsupported(ValueError):
+class PrecisionUnsupported(BadInput):
     """The requested dtype cannot run on these devices; the message says why and what to use."""
 
 

@@ -1,4 +1,5 @@
 """Run records: an append-only JSON-lines log and a PNG of its curves."""
+import errno
 import json
 import os
 
@@ -15,8 +16,18 @@ class JsonLog:
     def write(self, record):
         if not self.path:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                if os.write(fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, "short write", self.path)
+            except OSError:  # a full disk: no half line for a resumed run to trip on
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
 
 def read_log(path):

@@ -1,6 +1,7 @@
 """Per-iteration learning rate as a pure function of the iteration, so a resumed run continues exactly."""
 import math
 from dataclasses import dataclass
+from ..errors import BadInput
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Schedule:
             return self.final_lr + (self.base_lr - self.final_lr) * (1 - t) ** self.power
         if self.mode == "step":
             return self.base_lr * self.factor ** sum(it >= s for s in self.steps)
-        raise ValueError("unknown lr mode %r" % self.mode)
+        raise BadInput("unknown lr mode %r" % self.mode)
 
     @classmethod
     def from_recipe(cls, recipe, iters_per_epoch, workers=1):

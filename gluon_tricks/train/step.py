@@ -11,6 +11,7 @@ from .losses import DistillationLoss, SoftTargetLoss, smooth_targets
 from .mixing import Mixer
 from .parallel import Reduction
 from .precision import Precision
+from ..errors import BadInput
 
 
 def build_loss(recipe):
@@ -23,11 +24,11 @@ def build_loss(recipe):
 def check_optimizer(name, params=None):
     """Stop before any work on an optimizer MXNet does not have, or on settings it does not take."""
     if name not in mx.optimizer.Optimizer.opt_registry:
-        raise ValueError("unknown optimizer %r; MXNet has %s" % (name, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
+        raise BadInput("unknown optimizer %r; MXNet has %s" % (name, ", ".join(sorted(mx.optimizer.Optimizer.opt_registry))))
     try:
         mx.optimizer.create(name, **(params or {}))
     except TypeError as e:
-        raise ValueError("optimizer_params %s: %s does not take them (%s)" % (json.dumps(params), name, e)) from None
+        raise BadInput("optimizer_params %s: %s does not take them (%s)" % (json.dumps(params), name, e)) from None
 
 
 def build_trainer(recipe, net, reduction=None, precision=None):

@@ -17,6 +17,7 @@ from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_clas
 from .store import ChecksumError, ZooError  # noqa: F401
 from .weights import (INITIALIZERS, adapt_input_channels, architecture, cache_dir, classifier_size,  # noqa: F401
                       pretrained_file, replace_classifier, resolve, weights_file)
+from ..errors import BadInput, reason
 
 
 def get_model(name, pretrained=False, classes=None, root=None, ctx=None, **settings):
@@ -54,7 +55,7 @@ def list_models(pattern="*", pretrained=False, built_by=None):
     pool = set(names()) if pretrained else set(registry_names()) | set(names())
     if built_by is not None:
         if built_by not in ("gluon_tricks", "gluoncv"):
-            raise ValueError("built_by must be 'gluon_tricks' or 'gluoncv', got %r" % (built_by,))
+            raise BadInput("built_by must be 'gluon_tricks' or 'gluoncv', got %r" % (built_by,))
         pool = {n for n in pool if builder(architecture(n)[0]) == built_by}
     return sorted(n for n in pool if fnmatch.fnmatchcase(n, pattern))
 
@@ -65,7 +66,7 @@ def _load(net, path, ctx):
     try:
         net.load_parameters(path, ctx=ctx)
     except (AssertionError, mx.base.MXNetError, WeightsMismatch) as err:
-        raise ZooError("%s does not hold this network's parameters: %s" % (path, str(err).strip().splitlines()[0])) from None
+        raise ZooError("%s does not hold this network's parameters: %s" % (path, reason(err))) from None
 
 
 def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):
@@ -83,10 +84,8 @@ def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=Tr
     try:
         net.infer_shape(sample.as_in_context(ctxs[0]))
     except mx.base.MXNetError as err:  # e.g. GluonCV's ResNeSt fixes its stem at 3 channels; a 28 px image for VGG
-        reason = next((line for line in str(err).splitlines() if "inconsistent" in line or "Check failed" in line),
-                      str(err).splitlines()[0])
-        raise ValueError("%s cannot take %s images (channels x height x width): %s" % (
-            name, "x".join(map(str, sample.shape[1:])), reason.strip())) from None
+        raise BadInput("%s cannot take %s images (channels x height x width): %s" % (
+            name, "x".join(map(str, sample.shape[1:])), reason(err, ("inconsistent", "Check failed")))) from None
     net.initialize(INITIALIZERS[init](), ctx=ctxs)
     if params:
         with tempfile.TemporaryDirectory() as folder:
@@ -97,6 +96,6 @@ def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=Tr
             _load(net, path, ctxs)
         if file_classes and file_classes != classes:
             if not finetune:
-                raise ValueError("%s classifies %d classes, the data has %d" % (params, file_classes, classes))
+                raise BadInput("%s classifies %d classes, the data has %d" % (params, file_classes, classes))
             replace_classifier(net, classes, ctxs, init)
     return net

@@ -13,6 +13,7 @@ from typing import Optional
 from ..models import list_models as architectures
 from ..models.registry import UnknownModel, natural_key
 from .store import ZooError
+from ..errors import BadInput
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPOSITORY = os.path.dirname(os.path.dirname(HERE))  # a source checkout: model_zoo/ lives here
@@ -80,7 +81,7 @@ def _inputs(spec):
     if names == "imagenet":
         names = imagenet_class_names()
     if len(names) != spec["classes"]:
-        raise ValueError("manifest: %d class names for %d classes" % (len(names), spec["classes"]))
+        raise BadInput("manifest: %d class names for %d classes" % (len(names), spec["classes"]))
     return Inputs(**dict(spec, class_names=tuple(names), mean=tuple(spec["mean"]), std=tuple(spec["std"])))
 
 
@@ -102,7 +103,7 @@ def _read(manifest):
         try:
             raw["inputs"] = inputs[raw["inputs"]] if isinstance(raw["inputs"], str) else _inputs(raw["inputs"])
         except KeyError as err:
-            raise ValueError("manifest entry %s refers to unknown inputs %s" % (raw.get("name"), err)) from None
+            raise BadInput("manifest entry %s refers to unknown inputs %s" % (raw.get("name"), err)) from None
         out.append(Entry(**raw))
     return out
 

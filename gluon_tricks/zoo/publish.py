@@ -10,6 +10,7 @@ from ..train.config import Recipe
 from ..train.report import read_log, time_to_accuracy
 from .catalog import HERE, REPOSITORY, _builtin
 from .store import sha1_of
+from ..errors import BadInput
 
 COPIED = ("recipe.json", "log.jsonl", "curves.png", "classes.json")
 
@@ -21,11 +22,11 @@ def final_weights(run_dir):
     log = read_log(os.path.join(run_dir, "log.jsonl"))
     ends = [r for r in log if r.get("kind") == "end"]
     if not ends or ends[-1]["epochs"] != recipe.epochs:
-        raise ValueError("%s has not finished training (no end record for its %d epochs): resume it first"
-                         % (run_dir, recipe.epochs))
+        raise BadInput("%s has not finished training (no end record for its %d epochs): resume it first"
+                       % (run_dir, recipe.epochs))
     latest = Checkpoints(run_dir).latest()
     if latest is None:
-        raise ValueError("%s has no checkpoint holding its final weights" % run_dir)
+        raise BadInput("%s has no checkpoint holding its final weights" % run_dir)
     return os.path.join(latest[0], "model.params"), recipe, log
 
 
@@ -54,8 +55,8 @@ def publish(run_dir, name, command, repository=REPOSITORY, manifest=None, note=N
     (default: this package's). Returns the manifest entry. Replaces an earlier entry of ``name``."""
     params, recipe, log = final_weights(run_dir)
     if recipe.dataset == "images":
-        raise ValueError("publishing reads the test set by name: a run on your own images (--dataset images) "
-                         "needs its entry written by hand")
+        raise BadInput("publishing reads the test set by name: a run on your own images (--dataset images) "
+                       "needs its entry written by hand")
     metrics = measure(run_dir, params)
     folder = os.path.join(repository, "model_zoo", name)
     os.makedirs(folder, exist_ok=True)

@@ -14,12 +14,13 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from ..errors import BadInput
 
 GLUONCV_REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/"
 OFFLINE_ENV = "GLUON_TRICKS_OFFLINE"
 
 
-class ZooError(ValueError):
+class ZooError(BadInput):
     """Weights cannot be had; the message says why and what to do."""
 
 

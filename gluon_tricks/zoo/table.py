@@ -7,6 +7,7 @@ from ..models.complexity import complexity
 from ..models.registry import builder, natural_key
 from .catalog import REPOSITORY, entries
 from .weights import architecture
+from ..errors import BadInput
 
 BEGIN, END = "<!-- zoo-table: begin (python -m gluon_tricks.zoo table --write) -->", "<!-- zoo-table: end -->"
 
@@ -122,7 +123,7 @@ def write(path):
     with open(path) as f:
         text = f.read()
     if BEGIN not in text or END not in text:
-        raise ValueError("%s has no %s ... %s markers to write the table between" % (path, BEGIN, END))
+        raise BadInput("%s has no %s ... %s markers to write the table between" % (path, BEGIN, END))
     head, rest = text.split(BEGIN, 1)
     new = head + BEGIN + "\n" + markdown() + "\n" + END + rest.split(END, 1)[1]
     if new != text:

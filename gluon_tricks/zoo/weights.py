@@ -10,6 +10,7 @@ from mxnet import gluon
 from ..models import list_models as registry_names
 from ..notice import notice
 from . import catalog, store
+from ..errors import BadInput, InputNotFound
 
 INITIALIZERS = {
     "msra": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),  # He et al. 2015
@@ -53,7 +54,7 @@ def resolve(model, source, root=None):
     elif os.path.isfile(str(source)):
         return str(source), None
     elif os.sep in str(source) or str(source).endswith(".params"):
-        raise FileNotFoundError("weights file %s does not exist" % source)
+        raise InputNotFound("weights file %s does not exist" % source)
     elif str(source).split(":")[0] in catalog.names():
         name, _, tag = str(source).partition(":")
         e = catalog.entry(name, tag or True)
@@ -89,7 +90,7 @@ def classifier_size(path):
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as err:
-        raise ValueError("cannot read %s as an MXNet parameter file: %s" % (path, str(err).splitlines()[0])) from None
+        raise BadInput("cannot read %s as an MXNet parameter file: %s" % (path, str(err).splitlines()[0])) from None
     heads = [loaded[k + ".weight"] for k in CLASSIFIERS if k + ".weight" in loaded] if isinstance(loaded, dict) else []
     return heads[0].shape[0] if heads else 0
 
@@ -105,7 +106,7 @@ def _classifier(net):
         layer = parent._children.get(keys[-1]) if parent is not None else None
         if isinstance(layer, (gluon.nn.Dense, gluon.nn.Conv2D)):
             return parent, keys[-1], layer
-    raise ValueError("%s has no classifier named %s" % (type(net).__name__, " or ".join(CLASSIFIERS)))
+    raise BadInput("%s has no classifier named %s" % (type(net).__name__, " or ".join(CLASSIFIERS)))
 
 
 def adapt_input_channels(net, path, folder):
