@@ -24,11 +24,12 @@ setup(
     python_requires=">=3.8",
     # The scripts users run most, as commands; `python scripts/<name>.py` runs the same code.
     entry_points={"console_scripts": ["gt-%s = gluon_tricks.cli.%s:main" % (name.replace("_", "-"), name) for name in (
-        "train_imagenet", "train_cifar", "evaluate", "classify", "export", "benchmark", "ablate", "pack", "zoo")]},
+        "train_imagenet", "train_cifar", "evaluate", "classify", "export", "benchmark", "ablate", "pack", "zoo",
+        "launch")]},
     # MXNet itself is an extra: the CPU and CUDA wheels are different distributions.
     install_requires=[
         "numpy<1.24",          # MXNet 1.9.1 uses numpy aliases removed in 1.24
-        "gluoncv>=0.10.5",     # parity reference and GluonCV weight import
+        "gluoncv>=0.10.5",     # builds GluonCV's own networks behind get_model (models/gluoncv_built.py)
         "opencv-python",
         "matplotlib",
         "tqdm",

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from .models import model_settings
-from .zoo import architecture
+from .zoo import lookup
 from .zoo import names as zoo_names
 from .train import Recipe, fit
 from .train.report import read_log
@@ -407,7 +407,7 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
     if distils and not teacher:
         raise BadInput("the distillation row needs --teacher MODEL (and --teacher-params or --train-teacher)")
     if teacher:
-        architecture(teacher)  # an unknown name stops here, before any training
+        lookup(teacher)  # an unknown name stops here, before any training
     if train_teacher and distils:
         before = row_recipes(base, [g for g in grid if "teacher" not in g[1]], independent)[-1][1]
         recipe = dataclasses.replace(before, model=teacher, seed=0, save_dir=os.path.join(out, "teacher"))

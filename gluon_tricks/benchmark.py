@@ -11,7 +11,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from .inference import hybridize_fused
-from .models import get_model, inference_graph, list_models
+from .models import architectures, build_architecture, inference_graph
 from .models.registry import natural_key
 from .train import Precision, Recipe
 from .train.step import Meter, Stepper, build_loss, build_trainer
@@ -185,9 +185,9 @@ def published_top1(name):
 def compare_models(pattern="resnet*_v1d", batch=32, size=None, iters=3, classes=1000):
     """One row per registry model matching ``pattern``: params, GMACs, fwd+bwd ms, published top-1."""
     rows = []
-    for name in sorted(list_models(pattern), key=natural_key):
+    for name in sorted(architectures(pattern), key=natural_key):
         shape = input_shape(name, size)
-        net = get_model(name, classes=classes)
+        net = build_architecture(name, classes=classes)
         net.initialize(mx.init.Xavier())
         params, macs = complexity(net, shape)
         net.hybridize(static_alloc=True, static_shape=True)

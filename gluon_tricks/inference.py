@@ -12,7 +12,7 @@ from .data.loaders import augment
 from .models import inference_graph
 from .train.checkpoint import Checkpoints
 from .train.config import Recipe
-from .zoo import architecture, build_net, classifier_size, imagenet_class_names, resolve
+from .zoo import build_net, imagenet_class_names, lookup
 from .errors import BadInput, InputNotFound
 
 
@@ -52,23 +52,22 @@ class Predictor:
     @classmethod
     def from_model(cls, model, params, classes=None, recipe=None, input_size=None, crop_ratio=None, ctx=None):
         """A registry or published model with ``params``: a file, or published weights (True,
-        'gluoncv', a tag, a published name; see :func:`gluon_tricks.zoo.resolve`), whose inputs
+        'gluoncv', a tag, a published name; see :func:`gluon_tricks.zoo.lookup`), whose inputs
         and class names then come from the zoo. ``classes``: a list of names, a JSON file of one,
         or None (the weights' own, ImageNet's for 1000 classes, else "class i")."""
         ctx = ctx or mx.cpu()
-        path, entry = resolve(model, params)
-        arch, settings = architecture(model)
-        recipe = recipe or recipe_for(arch, entry, input_size, crop_ratio)
-        count = classifier_size(path)
+        spec = lookup(model, params)
+        recipe = recipe or recipe_for(spec.architecture, spec.entry, input_size, crop_ratio)
+        count = spec.weights_classes
         if not count:
-            raise BadInput("%s has no classifier weights (fc/output) to take the class count from" % path)
-        if classes is None and entry is not None and entry.inputs.classes == count:
-            classes = list(entry.inputs.class_names)
+            raise BadInput("%s has no classifier weights (fc/output) to take the class count from" % spec.weights)
+        if classes is None and spec.entry is not None and spec.inputs.classes == count:
+            classes = list(spec.inputs.class_names)
         sample = mx.nd.zeros((1,) + input_shape(recipe))
-        kwargs = dict(settings, **recipe.network_settings())
+        kwargs = recipe.network_settings()
         if kwargs.get("fused_bn_relu"):
             kwargs["fused_bn_relu"] = False  # the same weights; oneDNN fuses Conv + BN + ReLU only from the pair
-        net = inference_graph(build_net(arch, count, sample, [ctx], params=path, **kwargs))
+        net = inference_graph(build_net(spec, count, sample, [ctx], **kwargs))
         return cls(hybridize_fused(net, ctx), recipe, class_names(classes, count), ctx)
 
     @classmethod

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gluon_tricks.data import ArrayLoader, BatchErasing, DatasetNotFound, ImageArrays, fashion_mnist_dir, read_idx
-from gluon_tricks.data.small import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, load_fashion_mnist
+from gluon_tricks.data.in_memory import DEBIAN_FASHION_MNIST, FASHION_MNIST_FILES, load_fashion_mnist
 from gluon_tricks.train import Recipe
 
 
@@ -170,7 +170,7 @@ def test_random_erasing_probability_and_box_area():
 def _fake_cifar(tmp_path, name, fmt, n_train=6, n_test=4):
     """The real archives' layouts (python pickles or binary records), with a few random images."""
     import pickle
-    from gluon_tricks.data.small import CIFAR_LAYOUTS
+    from gluon_tricks.data.in_memory import CIFAR_LAYOUTS
     (py_dir, py_train, py_test, label_key, py_meta, names_key,
      bin_dir, bin_train, bin_test, label_bytes, bin_names) = CIFAR_LAYOUTS[name]
     classes = 10 if name == "cifar10" else 100
@@ -206,7 +206,7 @@ def _fake_cifar(tmp_path, name, fmt, n_train=6, n_test=4):
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
 @pytest.mark.parametrize("fmt", ["python", "binary"])
 def test_cifar_loads_both_distributions_as_nhwc_images(tmp_path, name, fmt):
-    from gluon_tricks.data.small import load_cifar
+    from gluon_tricks.data.in_memory import load_cifar
     truth, names = _fake_cifar(tmp_path, name, fmt)
     train, test = load_cifar(name, str(tmp_path), download=False)
     for split, arrays in (("train", train), ("test", test)):
@@ -217,7 +217,7 @@ def test_cifar_loads_both_distributions_as_nhwc_images(tmp_path, name, fmt):
 
 
 def test_cifar_missing_or_truncated_says_where_and_what(tmp_path):
-    from gluon_tricks.data.small import DatasetNotFound, load_cifar
+    from gluon_tricks.data.in_memory import DatasetNotFound, load_cifar
     with pytest.raises(DatasetNotFound, match="cifar-10-batches-py/"):
         load_cifar("cifar10", str(tmp_path), download=False)
     _fake_cifar(tmp_path, "cifar10", "binary")
@@ -230,7 +230,7 @@ def test_cifar_missing_or_truncated_says_where_and_what(tmp_path):
 def test_resize_matrix_matches_pils_antialiased_bilinear():
     from PIL import Image
 
-    from gluon_tricks.data.small import resize_matrix
+    from gluon_tricks.data.in_memory import resize_matrix
     img = np.random.default_rng(0).uniform(0, 255, (28, 28)).astype(np.float32)
     for size in (14, 20, 24, 28, 32):
         ours = resize_matrix(28, size) @ img @ resize_matrix(28, size).T
@@ -240,7 +240,7 @@ def test_resize_matrix_matches_pils_antialiased_bilinear():
 
 
 def test_progressive_resizing_changes_training_batches_by_stage_and_never_evaluation():
-    from gluon_tricks.data.small import resize_matrix, stage_sizes
+    from gluon_tricks.data.in_memory import resize_matrix, stage_sizes
     assert stage_sizes((20, 28), 5) == [20, 20, 20, 28, 28]
     assert stage_sizes((16, 20, 24, 28), 4) == [16, 20, 24, 28]
     assert stage_sizes((), 3) == []

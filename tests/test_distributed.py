@@ -13,7 +13,7 @@ from conftest import ROOT, TRAIN_CIFAR, train_cifar
 from test_engine import GLOBAL_BN, QUICK, _final_params, _max_diff, needs_data
 
 from gluon_tricks.data import ArrayLoader, BatchErasing, ImageArrays
-from gluon_tricks.launch import _option
+from gluon_tricks.cli.launch import _option
 from gluon_tricks.train import Recipe, Schedule, parallel
 from gluon_tricks.train.report import read_log
 

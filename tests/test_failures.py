@@ -1,14 +1,12 @@
 """What a user sees when something goes wrong: one line for what they can fix (a bad value, a
 second run on the same directory, a full disk), a traceback for a bug, and nothing lost."""
 import errno
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 

@@ -8,7 +8,7 @@ import pytest
 
 from gluon_tricks import get_model
 from gluon_tricks.models import ResNet, UnknownModel, WeightsMismatch, builder, model_settings
-from gluon_tricks.models import list_models as registry_names
+from gluon_tricks.models import architectures as registry_names
 
 
 @pytest.fixture(scope="module")

@@ -133,6 +133,9 @@ def test_the_commands_are_installed_and_run():
     assert command, "pip install -e . puts the gt-* commands on the PATH (beside the interpreter)"
     run = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "--rgb-mean" in run.stdout and "GluonCV's flags" in run.stdout
+    launch = os.path.join(os.path.dirname(command), "gt-launch")
+    run = subprocess.run([launch, "--help"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "gt-launch -n 2 -s 1" in run.stdout and "--num-servers" in run.stdout
 
 
 # GluonCV's published commands for the paper's other networks (dmlc/web-data, gluoncv/logs/classification/

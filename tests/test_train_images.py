@@ -80,11 +80,11 @@ def test_pretrained_weights_that_cannot_be_had_give_a_clear_error(tmp_path, monk
     monkeypatch.setenv("GLUON_TRICKS_OFFLINE", "1")  # (the downloads themselves: test_zoo_store.py)
     monkeypatch.setenv("MXNET_HOME", str(tmp_path))
     with pytest.raises(zoo.ZooError, match=r"not downloading .*resnet50_v1d-117a384e\.zip"):
-        zoo.pretrained_file("resnet50_v1d", "gluoncv")
+        zoo.lookup("resnet50_v1d", "gluoncv")
     with pytest.raises(zoo.ZooError, match="no published weights for 'resnet50_v1e'; the closest published: resnet50_v1.*gt-zoo list"):
-        zoo.pretrained_file("resnet50_v1e", "gluoncv")
+        zoo.lookup("resnet50_v1e", "gluoncv")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        zoo.pretrained_file("resnet50_v1d", str(tmp_path / "missing.params"))
+        zoo.lookup("resnet50_v1d", str(tmp_path / "missing.params"))
 
 
 def test_fit_fine_tunes_weights_of_another_class_count(fashion_jpegs, tmp_path):

@@ -14,7 +14,7 @@ from conftest import ROOT, needs_data, zip_of
 from gluon_tricks import get_model, list_models, zoo
 from gluon_tricks.cli import zoo as zoo_command
 from gluon_tricks.models import UnknownModel
-from gluon_tricks.models import get_model as build_architecture
+from gluon_tricks.models import build_architecture
 
 CLASSES = ["c%d" % i for i in range(10)]
 TINY_INPUTS = {"eval_set": "made in the test", "classes": 10, "class_names": CLASSES, "channels": 3,
@@ -78,7 +78,7 @@ def test_every_entry_builds_its_architecture_and_names_have_one_default():
         for e in versions:
             assert e.sha1 is None or (len(e.sha1) == 40 and e.tag == e.sha1[:8])
             assert len(e.inputs.class_names) == e.inputs.classes and e.top1 is None or 0 < e.top1 < 100
-            zoo.architecture(e.name)  # a registry name, or an unknown-model error
+            zoo.lookup(e.name)  # a registry name, or an unknown-model error
 
 
 def test_published_inputs_agree_with_the_data_sets_they_name():

@@ -12,7 +12,7 @@ their speed measured on this machine.
 # ------------------------
 # A registry name is :class:`~gluon_tricks.models.ResNet` plus a few settings
 # (:func:`gluon_tricks.models.model_settings`); GluonCV's names are kept, so its weights load.
-from gluon_tricks import models
+from gluon_tricks import get_model, models
 
 names = {"A": "resnet50_v1", "B": "resnet50_v1b", "C": "resnet50_v1c", "D": "resnet50_v1d"}
 for letter, name in names.items():
@@ -24,7 +24,7 @@ for letter, name in names.items():
 # ResNet-A's first bottleneck of a stage strides its 1x1 convolution, which skips three quarters
 # of the input; B moves the stride to the 3x3 convolution, which sees all of it.
 for letter in ("A", "B"):
-    unit = models.get_model(names[letter]).layer2[0]
+    unit = get_model(names[letter]).layer2[0]
     print("ResNet-%s, stage 2, first block:" % letter,
           ", ".join("%s stride %s" % (k, c._kwargs["stride"][0]) for k, c in unit._children.items()
                     if k.startswith("conv")))
@@ -33,16 +33,16 @@ for letter in ("A", "B"):
 # C: a deep stem
 # --------------
 # The 7x7 convolution of the stem becomes three 3x3 convolutions (32, 32, 64 channels).
-print("ResNet-B stem:", models.get_model(names["B"]).conv1)
-print("ResNet-C stem:", models.get_model(names["C"]).conv1)
+print("ResNet-B stem:", get_model(names["B"]).conv1)
+print("ResNet-C stem:", get_model(names["C"]).conv1)
 
 # %%
 # D: average pooling on the shortcut
 # ----------------------------------
 # The projection shortcut of a downsampling block is a strided 1x1 convolution, which again skips
 # three quarters of its input; D averages 2x2 first and projects with stride 1.
-print("ResNet-C shortcut:", models.get_model(names["C"]).layer2[0].downsample)
-print("ResNet-D shortcut:", models.get_model(names["D"]).layer2[0].downsample)
+print("ResNet-C shortcut:", get_model(names["C"]).layer2[0].downsample)
+print("ResNet-D shortcut:", get_model(names["D"]).layer2[0].downsample)
 
 # %%
 # What they cost, and what they buy
@@ -62,7 +62,7 @@ print("machine:", machine_info()["cpu"])
 print("%-8s %-13s %10s %8s %14s %10s" % ("variant", "name", "params (M)", "GMACs", "fwd+bwd ms", "top-1 %"))
 base = None
 for letter, name in names.items():
-    net = models.get_model(name)
+    net = get_model(name)
     net.initialize(mx.init.Xavier())
     params, macs = complexity(net, (3, 224, 224))
     net.hybridize(static_alloc=True, static_shape=True)
@@ -85,7 +85,7 @@ import json
 
 
 def unit_ops(**switches):
-    unit = models.get_model("cifar_resnet20_v1b", classes=10, **switches).layer1[0]
+    unit = get_model("cifar_resnet20_v1b", classes=10, **switches).layer1[0]
     nodes = json.loads(unit(mx.sym.var("x")).tojson())["nodes"]
     return [n["op"] for n in nodes if n["op"] != "null"], len(unit.collect_params().keys())
 

@@ -9,5 +9,5 @@ from .backends import (BACKENDS, RecordPipeline, SyntheticPipeline, ThreadedPipe
 from .datasets import DATASETS, DatasetInfo, dataset_info, dataset_names, register_dataset  # noqa: F401
 from .loaders import build_loaders, build_test_loader, calibration_loader  # noqa: F401
 from .recordio import RecordFileError, pack, scan_records  # noqa: F401
-from .small import ArrayLoader, DatasetNotFound, ImageArrays, fashion_mnist_dir, load_fashion_mnist, read_idx  # noqa: F401
+from .in_memory import ArrayLoader, DatasetNotFound, ImageArrays, fashion_mnist_dir, load_fashion_mnist, read_idx  # noqa: F401
 from .sources import class_names  # noqa: F401

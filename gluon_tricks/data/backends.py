@@ -1,6 +1,6 @@
 """ImageNet-style batch sources, with the Bag-of-Tricks augmentation (see :mod:`.augment`).
 
-Every source here and :class:`~gluon_tricks.data.small.ArrayLoader` follow one protocol:
+Every source here and :class:`~gluon_tricks.data.in_memory.ArrayLoader` follow one protocol:
 ``len()`` (batches per epoch), ``epoch(epoch, start)`` (that epoch's batches from batch ``start``,
 the same batches whatever ``start``), ``data_shape`` (C, H, W) and ``skipped`` (undecodable
 images met so far).

@@ -41,5 +41,5 @@ def dataset_info(name):
 
 
 def dataset_names():
-    from . import small  # noqa: F401  (registers the built-in sets)
+    from . import in_memory  # noqa: F401  (registers the built-in sets)
     return tuple(sorted(DATASETS))

@@ -6,7 +6,7 @@ import os
 from .augment import Augment, BatchErasing, TransformedSource
 from .backends import ThreadedPipeline, image_pipelines, pipeline_class
 from .datasets import dataset_info, dataset_names
-from .small import ArrayLoader, stage_sizes
+from .in_memory import ArrayLoader, stage_sizes
 from ..errors import BadInput, InputNotFound
 
 

@@ -1,4 +1,6 @@
-"""Model registry: a name is a class plus a dict of settings; ``get_model`` keyword arguments override them."""
+"""Model registry: a name is a class plus a dict of settings; ``build_architecture`` keyword arguments
+override them. Weights and published names live in :mod:`gluon_tricks.zoo`, whose ``get_model`` is the
+public one."""
 import difflib
 import fnmatch
 import functools
@@ -10,7 +12,7 @@ from .inception import Inception3
 from .mobilenet import MobileNet, MobileNetV2
 from .resnet import IMAGENET_DEPTHS, ResNet
 from .resnet_v2 import PreActResNet
-from .small import ResNet9
+from .resnet9 import ResNet9
 from ..errors import BadInput
 
 _MODELS = {}
@@ -36,8 +38,8 @@ def builder(name):
     return "gluoncv" if name in gluoncv_built.NAMES else "gluon_tricks"
 
 
-def list_models(pattern="*"):
-    """Registered names matching a shell-style pattern, sorted."""
+def architectures(pattern="*"):
+    """Registered architecture names matching a shell-style pattern, sorted."""
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -61,8 +63,8 @@ def _lookup(name):
         raise UnknownModel("unknown model %r; %s" % (name, hint)) from None
 
 
-def get_model(name, **kwargs):
-    """Build a registered model; keyword arguments override its settings (``classes=10``, ``last_gamma=True``).
+def build_architecture(name, **kwargs):
+    """Build a registered architecture, uninitialised; keyword arguments override its settings (``classes=10``, ``last_gamma=True``).
     A setting the network does not have is refused in one line (:class:`SettingRefused`)."""
     cls, settings = _lookup(name)
     if isinstance(cls, type):

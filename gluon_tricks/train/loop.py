@@ -16,7 +16,7 @@ from .. import data
 from ..machine import process_started
 from ..models.whitening import whiten_first_conv
 from ..notice import notice
-from ..zoo import architecture, build_net
+from ..zoo import build_net, lookup
 from . import parallel
 from .config import Recipe
 from .evaluation import evaluate
@@ -125,7 +125,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     parallel.check_kvstore(recipe.kv_store, ctxs)
     check_optimizer(recipe.optimizer, recipe.optimizer_params)
     if recipe.teacher:
-        architecture(recipe.teacher)  # unknown names fail before any data is read
+        lookup(recipe.teacher)  # unknown names fail before any data is read
     precision.activate()
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)

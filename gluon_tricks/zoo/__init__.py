@@ -7,16 +7,14 @@ import tempfile
 
 import mxnet as mx
 
-from ..models import get_model as build_architecture
-from ..models import builder
-from ..models import list_models as registry_names
+from ..models import architectures, build_architecture, builder
 from ..models.weights import WeightsMismatch
 from ..notice import notice
 from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_class_names, names,  # noqa: F401
                       remove_manifests, versions)
 from .store import ChecksumError, ZooError  # noqa: F401
-from .weights import (INITIALIZERS, adapt_input_channels, architecture, cache_dir, classifier_size,  # noqa: F401
-                      pretrained_file, replace_classifier, resolve, weights_file)
+from .weights import (INITIALIZERS, ModelSpec, adapt_input_channels, cache_dir, classifier_size,  # noqa: F401
+                      lookup, replace_classifier, weights_file)
 from ..errors import BadInput, reason
 
 
@@ -29,21 +27,20 @@ def get_model(name, pretrained=False, classes=None, root=None, ctx=None, **setti
     (default $MXNET_HOME/models). Settings override the architecture's (``last_gamma=True``).
     With published weights the network carries ``net.classes`` (names) and ``net.inputs`` (size,
     crop ratio, mean/std on the 0-255 scale) of the data it was trained on."""
-    arch, base = architecture(name)
-    if pretrained is False or pretrained is None:
-        if name != arch and classes is None:
-            classes = entry(name).inputs.classes
-        return build_architecture(arch, **dict(base, **settings, **({"classes": classes} if classes else {})))
+    spec = lookup(name, pretrained, root)
+    if spec.weights is None:
+        classes = classes or (spec.inputs.classes if spec.inputs else None)
+        return build_architecture(spec.architecture, **dict(spec.settings, **settings,
+                                                            **({"classes": classes} if classes else {})))
     ctx = ctx or mx.cpu()
-    path, published = resolve(name, pretrained, root)
-    count = classifier_size(path)
-    net = build_architecture(arch, **dict(base, **settings, **({"classes": count} if count else {})))
-    _load(net, path, ctx)
+    count = spec.weights_classes
+    net = build_architecture(spec.architecture, **dict(spec.settings, **settings, **({"classes": count} if count else {})))
+    _load(net, spec.weights, ctx)
     if classes and count and classes != count:
         replace_classifier(net, classes, [ctx])
-    same = published is not None and (not classes or classes == published.inputs.classes)
-    net.classes = list(published.inputs.class_names) if same else None
-    net.inputs = published.inputs if published else None
+    same = spec.entry is not None and (not classes or classes == spec.inputs.classes)
+    net.classes = list(spec.inputs.class_names) if same else None
+    net.inputs = spec.inputs
     return net
 
 
@@ -52,11 +49,11 @@ def list_models(pattern="*", pretrained=False, built_by=None):
     ``pretrained=True`` only those with published weights. ``built_by``: only the networks written
     in this package ('gluon_tricks') or only GluonCV's own ('gluoncv')."""
     import fnmatch
-    pool = set(names()) if pretrained else set(registry_names()) | set(names())
+    pool = set(names()) if pretrained else set(architectures()) | set(names())
     if built_by is not None:
         if built_by not in ("gluon_tricks", "gluoncv"):
             raise BadInput("built_by must be 'gluon_tricks' or 'gluoncv', got %r" % (built_by,))
-        pool = {n for n in pool if builder(architecture(n)[0]) == built_by}
+        pool = {n for n in pool if builder(lookup(n).architecture) == built_by}
     return sorted(n for n in pool if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -69,16 +66,17 @@ def _load(net, path, ctx):
         raise ZooError("%s does not hold this network's parameters: %s" % (path, reason(err))) from None
 
 
-def build_net(name, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):
-    """A registry or published model on ``ctxs``, initialised or loaded from ``params`` (a file,
-    or published weights: see :func:`resolve`), in float32 and not hybridized (the caller's
-    precision policy casts it). Weights for another number of classes get a new classifier when
-    ``finetune`` (else they are an error: a teacher must fit the data as it is), and a grayscale
-    model's stem is adapted to RGB data or the other way round (:func:`adapt_input_channels`)."""
-    params = pretrained_file(name, params) if params else None
-    file_classes = classifier_size(params) if params else classes
-    arch, base = architecture(name)
-    net = build_architecture(arch, **dict(base, **kwargs, classes=file_classes or classes))
+def build_net(model, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):
+    """A model (a registry or published name, or a :class:`ModelSpec` that already holds its
+    weights) on ``ctxs``, initialised or loaded from ``params`` (a file, or published weights: see
+    :func:`lookup`), in float32 and not hybridized (the caller's precision policy casts it).
+    Weights for another number of classes get a new classifier when ``finetune`` (else they are an
+    error: a teacher must fit the data as it is), and a grayscale model's stem is adapted to RGB data
+    or the other way round (:func:`adapt_input_channels`)."""
+    spec = model if isinstance(model, ModelSpec) else lookup(model, params)
+    name, params = spec.name, spec.weights
+    file_classes = spec.weights_classes if params else classes
+    net = build_architecture(spec.architecture, **dict(spec.settings, **kwargs, classes=file_classes or classes))
     # Shapes by symbolic inference, not a forward pass: an inference-mode pass leaves conv weights
     # in oneDNN's blocked layout, which the dist kvstore then ships with the wrong size.
     try:

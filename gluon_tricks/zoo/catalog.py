@@ -10,7 +10,7 @@ import json
 import os
 from typing import Optional
 
-from ..models import list_models as architectures
+from ..models import architectures
 from ..models.registry import UnknownModel, natural_key
 from .store import ZooError
 from ..errors import BadInput

@@ -1,13 +1,15 @@
 """Where a network's weights come from (a file, or a published version: shipped here or fetched
 into the cache), and what a weights file says about the classifier it was trained with."""
+import dataclasses
 import functools
 import os
 import sys
+from typing import Optional
 
 import mxnet as mx
 from mxnet import gluon
 
-from ..models import list_models as registry_names
+from ..models import architectures
 from ..notice import notice
 from . import catalog, store
 from ..errors import BadInput, InputNotFound
@@ -45,40 +47,56 @@ def weights_file(entry, root=None):
 PUBLISHED = ("gluoncv", "zoo", "true")  # "the published weights of the model itself"
 
 
-def resolve(model, source, root=None):
-    """(path, entry) of the weights ``source`` names for ``model``: a .params file (entry None);
-    True, 'gluoncv' or 'zoo' for ``model``'s default published version; one of its tags; or
-    another published name (``NAME`` or ``NAME:TAG``) built on the same architecture."""
-    if source is True or str(source).lower() in PUBLISHED:
-        e = catalog.entry(model)
-    elif os.path.isfile(str(source)):
-        return str(source), None
-    elif os.sep in str(source) or str(source).endswith(".params"):
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What one model name stands for, resolved once (:func:`lookup`): the registry architecture
+    and its settings; the published version behind the name or the weights (its inputs and class
+    names), or None; and, when weights were asked for, the verified file and its classifier's size."""
+    name: str
+    architecture: str
+    settings: dict
+    entry: Optional[catalog.Entry] = None
+    weights: Optional[str] = None
+    weights_classes: int = 0
+
+    @property
+    def inputs(self):
+        return self.entry.inputs if self.entry else None
+
+
+def lookup(name, weights=None, root=None):
+    """``name`` (a registry or published name) as a :class:`ModelSpec`. ``weights``: None or False
+    (the architecture only); True, 'gluoncv' or 'zoo' for the name's default published version;
+    one of its version tags; another published name (``NAME`` or ``NAME:TAG``) of the same
+    architecture; or a .params file. Published files come verified from the repository or the
+    cache ``root`` (downloaded when missing)."""
+    if name in set(architectures()):
+        arch, settings, named = name, {}, None
+    else:
+        named = catalog.entry(name)  # unknown names fail here, with close matches
+        arch, settings = named.architecture, dict(named.settings)
+    if weights is None or weights is False:
+        return ModelSpec(name, arch, settings, named)
+    source = str(weights)
+    if weights is True or source.lower() in PUBLISHED:
+        e = catalog.entry(name)
+    elif os.path.isfile(source):
+        return ModelSpec(name, arch, settings, None, source, classifier_size(source))
+    elif os.sep in source or source.endswith(".params"):
         raise InputNotFound("weights file %s does not exist" % source)
-    elif str(source).split(":")[0] in catalog.names():
-        name, _, tag = str(source).partition(":")
-        e = catalog.entry(name, tag or True)
-        if model is not None and architecture(model) != architecture(name):
-            raise store.ZooError("%s is a %s, not a %s" % (name, e.architecture, architecture(model)[0]))
+    elif source.split(":")[0] in catalog.names():
+        other, _, tag = source.partition(":")
+        e = catalog.entry(other, tag or True)
+        if (e.architecture, dict(e.settings)) != (arch, settings):
+            raise store.ZooError("%s is a %s, not a %s" % (other, e.architecture, arch))
     else:
         try:
-            e = catalog.entry(model, source)
+            e = catalog.entry(name, source)
         except store.ZooError as err:
-            raise store.ZooError("%r is not a weights file, a published name or a version tag (%s)" % (source, err)) from None
-    return weights_file(e, root), e
-
-
-def pretrained_file(name, source, root=None):
-    """The .params file of :func:`resolve`."""
-    return resolve(name, source, root)[0]
-
-
-def architecture(name):
-    """(registry architecture, settings) a model or published name stands for."""
-    if name in registry_names():
-        return name, {}
-    e = catalog.entry(name)
-    return e.architecture, dict(e.settings)
+            raise store.ZooError("%r is not a weights file, a published name or a version tag (%s)"
+                                 % (source, err)) from None
+    path = weights_file(e, root)
+    return ModelSpec(name, arch, settings, e, path, classifier_size(path))
 
 
 # Where each family keeps its classifier (a Dense, or a 1x1 conv in MobileNetV2/V3 and SqueezeNet).

@@ -1,4 +1,14 @@
-"""Start a dist_sync job with MXNet's own launcher (``mxnet/tools/launch.py`` + ``dmlc_tracker``).
+"""Run a training command as a distributed dist_sync job through MXNet's own launcher
+(``mxnet/tools/launch.py`` + ``dmlc_tracker``): ``gt-launch`` or ``python scripts/launch.py``.
+
+All options are MXNet's launcher options (-n workers, -s servers, --launcher
+local|ssh|mpi|sge|yarn, -H hostfile, ...); the command to run follows them. --launcher defaults
+to local here (MXNet's default is ssh): every process runs on this machine over loopback.
+Verified with the local launcher on one CPU machine only.
+
+example:
+  gt-launch -n 2 -s 1 --launcher local \\
+      gt-train-cifar --kv-store dist_sync --batch-size 64 --save-dir runs/dist
 
 Three things in the shipped launcher need help on today's Python and on one machine:
 
@@ -50,6 +60,10 @@ def _stop_all(code):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.split("\nThree things")[0])
+        if not argv:
+            return 2
     import dmlc_tracker.local
     import dmlc_tracker.tracker
 
