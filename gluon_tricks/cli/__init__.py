@@ -136,15 +136,21 @@ def tee(path):
 
 
 def program(build_parser):
-    """``@program(parser)`` on ``main(args)`` makes ``main(argv=None)``: parse, run, and end a
-    user error in one line (see :func:`main_guard`)."""
+    """``@program(parser)`` on ``main(args)`` makes ``main(argv=None)``: parse, run, end a user error in
+    one line (see :func:`main_guard`) and return the report; ``main.command`` is the gt-* entry point."""
     def wrap(body):
         def main(argv=None):
             p = build_parser()
             args = p.parse_args(argv)
             args._argv = list(sys.argv[1:] if argv is None else argv)  # to write the command into reports
             return main_guard(p, lambda: body(args))
+
+        def command():
+            """The gt-* command: exit status 0 once ``main`` has run (its report is for Python callers;
+            a console script would print it and exit 1)."""
+            main()
         main.__doc__ = body.__doc__
+        main.command = command
         return main
     return wrap
 

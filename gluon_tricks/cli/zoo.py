@@ -7,7 +7,7 @@ set GLUON_TRICKS_OFFLINE=1 there, and `verify`. Downloads come from $MXNET_GLUON
 mirror; default GluonCV's public repository).
 
 examples:
-  python -m gluon_tricks.zoo list                      # names, versions, accuracy, cached or not
+  python -m gluon_tricks.zoo list                      # names, versions, accuracy, installed or cached
   python -m gluon_tricks.zoo list 'resnet50_*' --json
   python -m gluon_tricks.zoo download resnet50_v1d resnet50_v1d:00319ddc
   python -m gluon_tricks.zoo verify                    # the sha1 of everything cached
@@ -36,7 +36,7 @@ def parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", help="the weights cache (default: $MXNET_HOME/models)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    ls = sub.add_parser("list", help="published names and versions: data set, accuracy, cached or shipped")
+    ls = sub.add_parser("list", help="published names and versions: data set, accuracy, installed with the package, cached or neither")
     ls.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (default: all)")
     ls.add_argument("--json", action="store_true", help="one JSON object per version")
     dl = sub.add_parser("download", help="fill the cache: NAME or NAME:TAG ...")
@@ -61,7 +61,7 @@ def _cached(root, e):
 
 def _where(root, e):
     if e.bundled and os.path.isfile(e.bundled):
-        return "shipped"
+        return "installed"
     return "cached" if os.path.isfile(_cached(root, e)) else "-"
 
 

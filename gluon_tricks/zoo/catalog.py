@@ -64,10 +64,12 @@ class Entry:
 
     @property
     def bundled(self):
-        """The weights shipped in this repository's folder, or None (GluonCV's are downloaded)."""
+        """The weights that come with this package, or None (GluonCV's are downloaded): in an
+        installed wheel, gluon_tricks/zoo/published/; in a source checkout, the model's folder."""
         if self.source == "gluoncv":
             return None
-        return os.path.join(REPOSITORY, self.source, self.name + ".params")
+        installed = os.path.join(HERE, "published", self.name + ".params")
+        return installed if os.path.isfile(installed) else os.path.join(REPOSITORY, self.source, self.name + ".params")
 
     def describe(self):
         """The entry as plain data (the inputs flattened in), for JSON and the command line."""
