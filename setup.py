@@ -64,7 +64,7 @@ setup(
         # other dependencies.
         "onnx": ["onnx==1.14.1", "flatbuffers", "coloredlogs", "sympy", "packaging"],
         "test": ["pytest>=7", "pytest-timeout", "onnx==1.14.1", "flatbuffers", "coloredlogs", "sympy", "packaging"],
-        "docs": ["sphinx==8.2.3", "sphinx-gallery==0.19.0"],  # 8.2 needs Python >= 3.11
+        "docs": ["sphinx==8.2.3", "sphinx-gallery==0.19.0", "furo==2024.8.6"],  # sphinx 8.2 needs Python >= 3.11
     },
     classifiers=[
         "Programming Language :: Python :: 3.11",

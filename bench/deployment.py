@@ -64,31 +64,47 @@ def measure(name, iters, ctx):
     return row
 
 
-def write_table(record=RECORD, path=TABLE):
+HEADER = ("model", "input", "params (M)", "GMACs", "top-1 %", "on", "float32 p50 ms", "int8 p50 ms", "int8 / float32",
+          "CPU")
+
+
+def table_rows(record=RECORD):
+    """The table's cells, one row per model (its newest record), the published models first."""
     newest = {}
     for line in open(record):
         r = json.loads(line)
         newest[r["model"]] = r
     order = {name: i for i, name in enumerate(default_models())}
-    rows = sorted(newest.values(), key=lambda r: (order.get(r["model"], len(order)), r["model"]))
+    rows = []
+    for r in sorted(newest.values(), key=lambda r: (order.get(r["model"], len(order)), r["model"])):
+        f32 = r["float32"]["p50_ms"]
+        i8 = r.get("int8", {}).get("p50_ms")
+        m = r["machine"]
+        rows.append(["`%s`" % r["model"], r["input"], "%.2f" % r["params_m"], "%.3f" % r["gmacs"],
+                     "%.2f" % r["top1"] if r["top1"] else "", r["eval_set"].split(" (")[0], "%.2f" % f32,
+                     "%.2f" % i8 if i8 else "fails", "%.2fx" % (i8 / f32) if i8 else "",
+                     "%s (%s)" % (m["cpu"], ", ".join(m.get("cpu_int8") or ["no int8 flags"]))])
+    return rows
+
+
+def write_table(record=RECORD, path=TABLE):
     lines = ["# Deployment: cost and batch-1 latency per network", "",
              "Written by `python bench/deployment.py --table` from `bench/results/deployment.jsonl` (the newest "
              "record of each model). Latency: batch 1, p50 over the record's iterations; float32 is the graph "
              "`Predictor` runs, int8 MXNet's oneDNN quantization. Top-1 is the published figure (float32).", "",
-             "| model | input | params (M) | GMACs | top-1 % | on | float32 p50 ms | int8 p50 ms | int8 / float32 "
-             "| CPU |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        f32 = r["float32"]["p50_ms"]
-        i8 = r.get("int8", {}).get("p50_ms")
-        m = r["machine"]
-        lines.append("| `%s` | %s | %.2f | %.3f | %s | %s | %.2f | %s | %s | %s (%s) |" % (
-            r["model"], r["input"], r["params_m"], r["gmacs"], "%.2f" % r["top1"] if r["top1"] else "",
-            r["eval_set"].split(" (")[0], f32, "%.2f" % i8 if i8 else "fails", "%.2fx" % (i8 / f32) if i8 else "",
-            m["cpu"], ", ".join(m.get("cpu_int8") or ["no int8 flags"])))
+             "| %s |" % " | ".join(HEADER), "|%s" % ("---|" * len(HEADER))]
+    lines += ["| %s |" % " | ".join(row) for row in table_rows(record)]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
+
+
+def rst_table(record=RECORD):
+    """The same table as reStructuredText, for the results pages."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [list(HEADER)] + [[c.replace("`", "``") for c in row] for row in table_rows(record)]:
+        lines += ["   * - %s" % (row[0] or "\\-")] + ["     - %s" % (c or "\\-") for c in row[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def main():

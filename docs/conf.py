@@ -10,11 +10,12 @@ os.environ.setdefault("GLUON_TRICKS_OFFLINE", "1")  # tutorials use shipped mode
 
 project = "gluon_tricks"
 author = "gluon_tricks developers"
+copyright = "the gluon_tricks developers; Apache-2.0"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode", "sphinx_gallery.gen_gallery"]
 autodoc_member_order = "bysource"
 exclude_patterns = ["_build", "_generated"]
-html_theme = "alabaster"
-html_theme_options = {"description": "Bag of Tricks for image classification on MXNet Gluon", "fixed_sidebar": True}
+html_theme = "furo"  # maintained; wide code blocks scroll in place; search built in
+html_title = "gluon_tricks"
 
 # Tutorials: Python scripts in tutorials/ (runnable as they are), executed on every build on the
 # CPU. A failing tutorial stops the build and is named. (GLUON_TRICKS_TUTORIALS points elsewhere:
@@ -29,6 +30,7 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "show_memory": False,
     "image_scrapers": ("matplotlib",),
+    "write_computation_times": False,  # its timing page would rewrite a tracked file on every build
 }
 
 # The model zoo page's tables come from the manifest, through the generator that writes
@@ -36,5 +38,15 @@ sphinx_gallery_conf = {
 os.makedirs(os.path.join(os.path.dirname(__file__), "_generated"), exist_ok=True)
 from gluon_tricks.zoo import table  # noqa: E402
 
-with open(os.path.join(os.path.dirname(__file__), "_generated", "zoo_tables.rst"), "w") as f:
+GENERATED = os.path.join(os.path.dirname(__file__), "_generated")
+with open(os.path.join(GENERATED, "zoo_tables.rst"), "w") as f:
     f.write(table.rst())
+
+# The results pages' figures and tables, drawn from the benchmark records (bench/results, bench/ablation).
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import deployment  # noqa: E402
+import figures  # noqa: E402
+
+figures.draw_all(os.path.join(GENERATED, "figures"))
+with open(os.path.join(GENERATED, "deployment.rst"), "w") as f:
+    f.write(deployment.rst_table())

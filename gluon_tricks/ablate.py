@@ -175,7 +175,7 @@ def train_in_workers(todo, jobs, record=None, echo=print):
     """Train [(label, recipe)] ``jobs`` at a time, each worker on 1/jobs of our threads
     (``OMP_NUM_THREADS``, else the cores): a small network leaves cores idle in one process (two
     1-thread ResNet-20 runs on 2 cores finish 1.14x sooner than one after the other on 2 threads,
-    bench/RESULTS.md). Every finished run is recorded as it ends; a failed run does not stop the
+    docs/results/speed.rst). Every finished run is recorded as it ends; a failed run does not stop the
     others, and the first failure is raised at the end."""
     import concurrent.futures as futures
     import multiprocessing

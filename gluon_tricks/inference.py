@@ -139,7 +139,7 @@ class Predictor:
 def hybridize_fused(net, ctx, fuse=True):
     """Hybridize ``net`` for inference through oneDNN's graph fusions when this MXNet has them (CPU):
     each convolution runs with its BN folded in and its ReLU and residual addition fused, the same
-    numbers to float rounding (1.2-1.7x faster at batch 1, bench/RESULTS.md). A graph exported from
+    numbers to float rounding (1.2-1.7x faster at batch 1, docs/results/precision.rst). A graph exported from
     it would carry oneDNN-only operators, so :func:`gluon_tricks.export.export` traces it plainly.
     The folded weights are computed on the first call and kept: parameters changed afterwards are
     not seen until the graph is hybridized again (our ``load_parameters`` does that; a trainer's

@@ -29,7 +29,7 @@ def test_classic_recipe_divides_by_10_at_epochs_82_and_123():
 
 
 def test_the_faster_recipe_is_the_fast_one_shorter_hotter_uncropped_and_evaluated_late():
-    """What its header and bench/RESULTS.md say it changes, and nothing else."""
+    """What its header and the time-to-accuracy results say it changes, and nothing else."""
     fast, faster = (Recipe.load(os.path.join(ZOO, f)) for f in ("fashion_mnist_fast.yaml", "fashion_mnist_faster.yaml"))
     changed = {k for k, v in faster.to_dict().items() if fast.to_dict()[k] != v}
     assert changed == {"epochs", "lr", "warmup_epochs", "pad_crop", "train_sizes", "eval_from", "save_dir"}
@@ -39,7 +39,7 @@ def test_the_faster_recipe_is_the_fast_one_shorter_hotter_uncropped_and_evaluate
 
 
 def test_the_fastest_recipe_is_the_faster_one_longer_at_low_size_whitened_and_evaluated_once():
-    """Row 20 of bench/RESULTS.md's path (10 epochs, whitened prep layer) with one evaluation and ``dtype: auto``."""
+    """Row 20 of the time-to-accuracy path (docs/results/time_to_accuracy.rst) (10 epochs, whitened prep layer) with one evaluation and ``dtype: auto``."""
     faster, fastest = (Recipe.load(os.path.join(ZOO, f)) for f in ("fashion_mnist_faster.yaml",
                                                                     "fashion_mnist_fastest.yaml"))
     changed = {k for k, v in fastest.to_dict().items() if faster.to_dict()[k] != v}

@@ -4,7 +4,7 @@ The tricks one by one
 
 Each trick of the paper is a small component of the trainer. Here each one is run on its own,
 on real Fashion-MNIST images where it touches images, and drawn; beside it, what the paper
-found on ImageNet and what our ablation on Fashion-MNIST measured (``bench/RESULTS.md``).
+found on ImageNet and what our ablation on Fashion-MNIST measured (:doc:`/results/ablations`).
 """
 
 # %%
@@ -138,7 +138,7 @@ plt.show()
 # quarter of their usual size. Plain PyTorch shows the same (-2.3 points, the same final gammas),
 # so it is the method at this budget, not the implementation. Given three times the epochs under
 # cosine the cost all but vanishes (-0.13 points, one seed; the zeroed gammas reach 0.32): it is a
-# short-budget cost (``bench/RESULTS.md``, "Why zero gamma costs accuracy here").
+# short-budget cost (:doc:`/results/zero_gamma`).
 net = get_model("cifar_resnet20_v1b", classes=10, last_gamma=True)
 net.initialize()
 net(mx.nd.zeros((1, 1, 28, 28)))

@@ -78,8 +78,7 @@ for letter, name in names.items():
 # batch norm from its branch onto the sum, ``relu_after_add=False`` leaves the sum without its ReLU.
 # Gross and Wilber (fb.resnet.torch) found both worse on CIFAR-10. Our grid
 # (``scripts/ablate.py --grid fb-blocks``, cifar_resnet20_v1b, 12 epochs on 10,000 Fashion-MNIST images,
-# 3 seeds; ``bench/RESULTS.md``) reads baseline 87.22 +- 0.48, BN after the addition 87.66 +- 0.50, no ReLU
-# after it 87.11 +- 0.86: at that budget neither separates from the seeds' spread. Each switch reorders a
+# 3 seeds; :doc:`/results/ablations`) finds that at that budget neither separates from the seeds' spread. Each switch reorders a
 # unit's operators (read off its traced graph) and keeps its parameters, so one weights file loads into all:
 import json
 

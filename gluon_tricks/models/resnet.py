@@ -74,7 +74,7 @@ def global_avg_pool(F, x, pooling_op=False):
     """Spatial mean of NCHW ``x``, (N, C, 1, 1). Training graphs take it as a reduction: with 128
     channels or fewer, MXNet 1.9.1's oneDNN ``Pooling(global_pool=True)`` backward hands back its
     gradient in a layout (acdB16b) that oneDNN has only reference kernels for, so it and every batch
-    norm behind it on the residual path run ~100x slower (cifar_resnet20's step: 2.5x; bench/RESULTS.md
+    norm behind it on the residual path run ~100x slower (cifar_resnet20's step: 2.5x; docs/results/speed.rst
     "global pooling"). Inference graphs (``pooling_op``) keep the Pooling op, which oneDNN quantizes
     and ONNX calls GlobalAveragePool. Same numbers either way."""
     if pooling_op:

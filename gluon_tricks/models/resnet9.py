@@ -38,7 +38,7 @@ class ResNet9(HybridBlock):
     pooled layer's convolution output before its BN + ReLU (airbench's order), so those run on a
     quarter of the elements; ``prep_layer=False`` drops the prep layer (the first stage's
     convolution then sees the image itself): 1.41x faster steps together, but on Fashion-MNIST they
-    cost more accuracy than the time buys (bench/RESULTS.md, session 15). ``pool_first`` keeps every
+    cost more accuracy than the time buys (docs/results/time_to_accuracy.rst). ``pool_first`` keeps every
     parameter and its name (weights load either way)."""
 
     def __init__(self, classes=10, channels=(64, 128, 256, 512), scale=0.125, fused_bn_relu=False, space_to_depth=1,

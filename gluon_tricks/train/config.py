@@ -43,7 +43,7 @@ class Recipe:
     rec_val_idx: Optional[str] = opt(None, "images: its .idx (default: beside the .rec)")
     data_backend: str = opt("threads", "images from .rec files: 'threads', our loader (OpenCV in a thread pool, "
                                        "decoding only each crop's region; 2.2x ImageRecordIter's img/s on 2 cores, "
-                                       "bench/RESULTS.md; folders always use it; 'dataloader' is its old name), or "
+                                       "docs/results/input_pipeline.rst; folders always use it), or "
                                        "'imagerecorditer', MXNet's ImageRecordIter (augments in C++)",
                             choices=tuple(BACKENDS) + tuple(BACKEND_ALIASES))
     input_size: int = opt(224, "images: training crop and validation centre-crop size")

@@ -104,7 +104,7 @@ def unfused_under_bf16(recipe):
     if recipe.dtype != "bfloat16" or not recipe.model_kwargs.get("fused_bn_relu"):
         return recipe
     notice("bfloat16: fused_bn_relu off (under MXNet 1.9.1's bf16 AMP the fused BatchNormReLU loses the stem's "
-           "gradients in 7 of 8 channels, and BN + ReLU apart are faster; bench/RESULTS.md)")
+           "gradients in 7 of 8 channels, and BN + ReLU apart are faster; docs/results/precision.rst)")
     return dataclasses.replace(recipe, model_kwargs=dict(recipe.model_kwargs, fused_bn_relu=False))
 
 

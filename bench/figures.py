@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""The results pages' figures, drawn from the benchmark records at every docs build (docs/conf.py
+calls :func:`draw_all`), so a figure always shows what its record holds.
+
+  python bench/figures.py OUT_DIR     # the same PNGs, by hand
+
+* ``time_to_accuracy.png``: test accuracy against wall time for each run of the newest
+  ``bench/time_to_accuracy.py`` record that timed GluonCV's recipe beside ours.
+* ``tricks_per_seed.png``: each seed's baseline and bag-of-tricks accuracy, for every paired
+  study in ``bench/ablation/tricks_pair*/runs.jsonl``.
+* ``speed_per_cpu.png``: ours / GluonCV's loop (``trainer_vs_gluoncv.jsonl``) and ours / PyTorch
+  torch.compile in training (``pytorch_compare.jsonl``), the newest record per model and CPU.
+"""
+import glob
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _records(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _cpu(record):
+    machine = record["machine"]
+    return "%s%s" % (machine["cpu"].replace("(R)", "").replace(" Processor", ""),
+                     " (AVX-512)" if machine.get("avx512f") else " (AVX2)")
+
+
+def time_to_accuracy(plt, out):
+    runs = [r for r in _records(os.path.join(HERE, "results", "time_to_accuracy.jsonl"))
+            if any(run.get("side") == "gluoncv" for run in r.get("runs", ()))]
+    record = runs[-1]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for run in record["runs"]:
+        points = [(e["wall_time"] / 60, 100 * e["test_acc"]) for e in run["epochs"] if "test_acc" in e]
+        ours = run["side"] == "ours"
+        label = ("ours (%s), seed %d" % (os.path.basename(record["recipe"]["file"]), run["seed"]) if ours
+                 else "GluonCV's CIFAR recipe (cifar_resnet20_v1), seed %d" % run["seed"])
+        ax.plot(*zip(*points), marker="o", markersize=9 if ours else 4, label=label, color=None if ours else "black",
+                alpha=0.8 if ours else 1)
+    ax.axhline(94, color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="wall time from the process's start (min)", ylabel="test top-1 (%), all 10,000 images",
+           ylim=(85, 95), title="Fashion-MNIST, %s, 2 cores" % _cpu(record))
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def tricks_per_seed(plt, out):
+    studies = sorted(glob.glob(os.path.join(HERE, "ablation", "tricks_pair*", "runs.jsonl")))
+    fig, axes = plt.subplots(1, len(studies), figsize=(4 * len(studies), 3.8), squeeze=False)
+    for ax, path in zip(axes[0], studies):
+        by_seed = {}
+        for r in _records(path):
+            by_seed.setdefault(r["seed"], {})[r["row"]] = 100 * r["final_test_acc"]
+        model = _records(path)[0]["recipe"]["model"]
+        epochs = _records(path)[0]["recipe"]["epochs"]
+        for seed, rows in sorted(by_seed.items()):
+            ys = [rows["paper's baseline"], rows["bag of tricks"]]
+            ax.plot([0, 1], ys, marker="o", label="seed %d" % seed)
+        ax.set(xticks=[0, 1], xticklabels=["paper's baseline", "bag of tricks"], xlim=(-0.3, 1.3),
+               ylabel="test top-1 (%)", title="%s, %d epochs" % (model, epochs))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def speed_per_cpu(plt, out):
+    bars = {}  # (cpu, label) -> ratio: the newest record wins
+    for r in _records(os.path.join(HERE, "results", "trainer_vs_gluoncv.jsonl")):
+        a = r["args"]
+        bars[(_cpu(r), "%s, %d px: ours / GluonCV's loop" % (a["model"], a["size"]))] = r["ratio"]
+        if "ours+" in r["img_per_s"]:
+            bars[(_cpu(r), "%s, %d px, fused BN+ReLU: ours / GluonCV's loop" % (a["model"], a["size"]))] = \
+                r["img_per_s"]["ours+"] / r["img_per_s"]["gluoncv"]
+    for r in _records(os.path.join(HERE, "results", "pytorch_compare.jsonl")):
+        a = r["args"]
+        ours, theirs = r["ours"]["ours float32"].get("train_img_per_s"), r["pytorch"]["compile"].get("train_img_per_s")
+        if ours and theirs:
+            bars[(_cpu(r), "%s, %d px: ours / torch.compile" % (a["model"], a["size"]))] = ours / theirs
+    cpus = sorted({cpu for cpu, _ in bars})
+    fig, axes = plt.subplots(len(cpus), 1, figsize=(8, 0.45 * len(bars) + 1.2 * len(cpus)), squeeze=False)
+    for ax, cpu in zip(axes[:, 0], cpus):
+        items = sorted((label, ratio) for (c, label), ratio in bars.items() if c == cpu)
+        ax.barh([label for label, _ in items], [ratio for _, ratio in items], color="tab:blue")
+        ax.axvline(1.0, color="black", linewidth=1)
+        for i, (_, ratio) in enumerate(items):
+            ax.text(ratio, i, " %.2fx" % ratio, va="center", fontsize=8)
+        ax.set_title("%s: training speed, float32, 2 cores" % cpu, fontsize=10, loc="right")
+        ax.set(xlim=(0, max(r for _, r in items) * 1.2))
+        ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+FIGURES = {"time_to_accuracy.png": time_to_accuracy, "tricks_per_seed.png": tricks_per_seed,
+           "speed_per_cpu.png": speed_per_cpu}
+
+
+def draw_all(out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    os.makedirs(out_dir, exist_ok=True)
+    for name, draw in FIGURES.items():
+        draw(plt, os.path.join(out_dir, name))
+    return sorted(FIGURES)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
+    print("\n".join(draw_all(sys.argv[1])))
