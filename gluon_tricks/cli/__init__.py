@@ -144,15 +144,18 @@ def program(build_parser):
             args = p.parse_args(argv)
             args._argv = list(sys.argv[1:] if argv is None else argv)  # to write the command into reports
             return main_guard(p, lambda: body(args))
-
-        def command():
-            """The gt-* command: exit status 0 once ``main`` has run (its report is for Python callers;
-            a console script would print it and exit 1)."""
-            main()
         main.__doc__ = body.__doc__
-        main.command = command
-        return main
+        return as_command(main)
     return wrap
+
+
+def as_command(main):
+    """Give ``main`` the attribute ``command``, the gt-* entry point: it runs ``main`` and exits 0 after
+    success (``main`` returns its report to Python callers; a console script would print it and exit 1)."""
+    def command():
+        main()
+    main.command = command
+    return main
 
 
 def write_json(path, report, indent=2):

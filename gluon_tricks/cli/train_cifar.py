@@ -23,7 +23,7 @@ examples:
 """
 import argparse
 
-from . import add_recipe_arguments, add_run_arguments, recipe_from_args, train_main
+from . import add_recipe_arguments, add_run_arguments, as_command, recipe_from_args, train_main
 
 
 def parser():
@@ -33,6 +33,7 @@ def parser():
     return p
 
 
+@as_command
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)

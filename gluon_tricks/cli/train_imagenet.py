@@ -35,7 +35,7 @@ import argparse
 import os
 import warnings
 
-from . import add_recipe_arguments, add_run_arguments, recipe_from_args, tee, train_main
+from . import add_recipe_arguments, add_run_arguments, as_command, recipe_from_args, tee, train_main
 from ..train import Recipe
 from ..errors import BadInput
 
@@ -162,6 +162,7 @@ def make_recipe(args, base):
     return recipe
 
 
+@as_command
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)

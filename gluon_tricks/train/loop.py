@@ -130,19 +130,19 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)
     reduction = Reduction.join(recipe.kv_store)
+    loaders = data.build_loaders(recipe, reduction.rank, reduction.workers)  # bad data stops here, nothing written
     lock = lock_run_dir(recipe.save_dir) if reduction.rank == 0 else None  # a second run here stops now
     try:
         with stop_when_disk_full(recipe.save_dir):
-            return _train(recipe, ctxs, precision, reduction, progress, resume, start, hooks)
+            return _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start, hooks)
     finally:
         if lock:
             lock.close()
 
 
-def _train(recipe, ctxs, precision, reduction, progress, resume, start, hooks):
+def _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start, hooks):
     """``fit`` once its checks have passed and this process holds the run directory."""
-    run = TrainingRun(recipe, reduction.devices(ctxs), reduction,
-                      data.build_loaders(recipe, reduction.rank, reduction.workers))  # bad data stops here
+    run = TrainingRun(recipe, reduction.devices(ctxs), reduction, loaders)
     os.makedirs(recipe.save_dir, exist_ok=True)
     run.net, teacher = build_network(run, precision)
     run.trainer = build_trainer(recipe, run.net, reduction, precision)
