@@ -42,11 +42,19 @@ GENERATED = os.path.join(os.path.dirname(__file__), "_generated")
 with open(os.path.join(GENERATED, "zoo_tables.rst"), "w") as f:
     f.write(table.rst())
 
-# The results pages' figures and tables, drawn from the benchmark records (bench/results, bench/ablation).
-sys.path.insert(0, os.path.join(ROOT, "bench"))
+# The results pages' figures and tables, drawn from the benchmark records (bench/results, bench/ablation)
+# of the source checkout gluon_tricks is imported from.
+import shutil  # noqa: E402
+
+import gluon_tricks  # noqa: E402
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(gluon_tricks.__file__))), "bench")
+sys.path.insert(0, BENCH)
 import deployment  # noqa: E402
 import figures  # noqa: E402
 
 figures.draw_all(os.path.join(GENERATED, "figures"))
+shutil.copyfile(os.path.join(BENCH, "ablation", "zero_gamma", "gammas.png"),
+                os.path.join(GENERATED, "figures", "zero_gamma_gammas.png"))
 with open(os.path.join(GENERATED, "deployment.rst"), "w") as f:
     f.write(deployment.rst_table())
