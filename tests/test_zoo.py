@@ -197,7 +197,7 @@ def test_the_zoo_command_lists_downloads_verifies_and_purges(published, repo, tm
     assert len(lines) == 2 and all(line.endswith("cached") for line in lines) and "(default)" in lines[0]
     listed = zoo_command.main(["--root", root, "list", "fashion*", "--json"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(rows) == len(listed) >= 2 and all(r["where"] == "shipped" for r in rows)  # our models ship here
+    assert len(rows) == len(listed) >= 2 and all(r["where"] == "installed" for r in rows)  # our models come with the package
     damaged = os.path.join(root, "tiny_resnet20-%s.params" % tag1)
     open(damaged, "ab").write(b"x")
     with pytest.raises(SystemExit) as stop:
