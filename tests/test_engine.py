@@ -351,3 +351,16 @@ def test_time_to_accuracy_reads_the_first_evaluation_at_or_above_each_target():
            {"kind": "epoch", "test_acc": 0.935, "wall_time": 20.0}, {"kind": "epoch", "test_acc": 0.93, "wall_time": 30.0},
            {"kind": "epoch", "test_acc": 0.94, "wall_time": 40.0}]
     assert time_to_accuracy(log, [0.9, 0.93, 0.94, 0.95]) == {0.9: 10.0, 0.93: 20.0, 0.94: 40.0, 0.95: None}
+
+
+def test_a_recipe_over_seeds_is_its_mean_spread_share_at_target_and_median_wall_time():
+    from gluon_tricks.train.report import seed_summary
+    s = seed_summary([0.941, 0.939, 0.944, 0.940], [150.0, 148.0, 170.0, 140.0], target=0.94)
+    assert s["seeds"] == 4 and abs(s["mean"] - 0.941) < 1e-12
+    assert abs(s["std"] - 0.0021602468994692) < 1e-9  # sample std (n - 1), as a spread over seeds is stated
+    assert (s["min"], s["max"]) == (0.939, 0.944)
+    assert s["share_at_target"] == 0.75  # 0.940 counts: at or above
+    assert s["median_wall"] == 149.0
+    assert seed_summary([0.95], [60.0])["std"] == 0.0
+    with pytest.raises(ValueError):
+        seed_summary([0.9, 0.91], [60.0])

@@ -42,6 +42,19 @@ def time_to_accuracy(records, targets):
     return {t: next((r["wall_time"] for r in epochs if r["test_acc"] >= t), None) for t in targets}
 
 
+def seed_summary(finals, walls, target=0.94):
+    """A recipe over several seeds, stated as airbench states it: the mean final accuracy and its
+    spread (sample std, min, max), the share of seeds at or above ``target``, and the median process
+    wall time. ``finals``: each seed's final accuracy (0-1); ``walls``: each seed's wall seconds."""
+    import statistics
+    if not finals or len(finals) != len(walls):
+        raise ValueError("one final accuracy and one wall time per seed, got %d and %d" % (len(finals), len(walls)))
+    return {"seeds": len(finals), "mean": statistics.fmean(finals),
+            "std": statistics.stdev(finals) if len(finals) > 1 else 0.0, "min": min(finals), "max": max(finals),
+            "target": target, "share_at_target": sum(f >= target for f in finals) / len(finals),
+            "median_wall": statistics.median(walls)}
+
+
 def plot_curves(log_path, png_path):
     """Loss, accuracy and learning rate against epoch, from the log's records."""
     import matplotlib
