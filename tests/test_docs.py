@@ -9,15 +9,22 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_a_failing_tutorial_stops_the_docs_build_and_is_named(tmp_path):
+def _site_copy(tmp_path, broken=False):
+    """A copy of docs/ and a tutorials folder of one fine tutorial (and a broken one); (docs, tutorials)."""
     pytest.importorskip("sphinx_gallery", reason="the docs extra is installed by the README's test command")
     tutorials = tmp_path / "tutorials"
     tutorials.mkdir()
     shutil.copy(os.path.join(ROOT, "tutorials", "GALLERY_HEADER.rst"), tutorials)
     (tutorials / "01_fine.py").write_text('"""\nFine\n====\n\nRuns.\n"""\nprint("fine")\n')
-    (tutorials / "02_broken.py").write_text('"""\nBroken\n======\n\nStops.\n"""\nraise RuntimeError("stale API")\n')
+    if broken:
+        (tutorials / "02_broken.py").write_text('"""\nBroken\n======\n\nStops.\n"""\nraise RuntimeError("stale API")\n')
     docs = tmp_path / "docs"
     shutil.copytree(os.path.join(ROOT, "docs"), docs, ignore=shutil.ignore_patterns("_build", "_generated", "tutorials"))
+    return docs, tutorials
+
+
+def test_a_failing_tutorial_stops_the_docs_build_and_is_named(tmp_path):
+    docs, tutorials = _site_copy(tmp_path, broken=True)
     result = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html",
                              str(docs), str(tmp_path / "html")], capture_output=True, text=True, timeout=600,
                             env=dict(os.environ, GLUON_TRICKS_TUTORIALS=str(tutorials)))
@@ -38,13 +45,7 @@ def _tree(root):
 
 
 def test_building_the_site_writes_nothing_into_its_sources_and_draws_the_results(tmp_path):
-    pytest.importorskip("sphinx_gallery", reason="the docs extra is installed by the README's test command")
-    tutorials = tmp_path / "tutorials"
-    tutorials.mkdir()
-    shutil.copy(os.path.join(ROOT, "tutorials", "GALLERY_HEADER.rst"), tutorials)
-    (tutorials / "01_fine.py").write_text('"""\nFine\n====\n\nRuns.\n"""\nprint("fine")\n')
-    docs = tmp_path / "docs"
-    shutil.copytree(os.path.join(ROOT, "docs"), docs, ignore=shutil.ignore_patterns("_build", "_generated", "tutorials"))
+    docs, tutorials = _site_copy(tmp_path)
     before = _tree(docs)
     html = tmp_path / "html"
     result = subprocess.run([sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", str(docs), str(html)],
