@@ -235,6 +235,20 @@ def test_dtype_auto_trains_in_the_dtype_it_names_and_saves_it(tmp_path, capsys):
 # ----------------------------------------------------------------------------- tricks end to end
 
 @needs_data
+def test_airbench_tricks_train_and_the_run_ends_on_the_lookahead_average(tmp_path):
+    recipe = Recipe(**dict(QUICK, model="cifar_resnet9"), model_kwargs={"channels": [8, 8, 16, 16], "bn_scale": False},
+                    init="dirac", lookahead_every=3, bn_bias_lr_mult=8.0, save_dir=str(tmp_path))
+    summary = fit(recipe, progress=False)
+    latest = Checkpoints(str(tmp_path)).latest()[0]
+    model, slow = _params(os.path.join(latest, "model.params")), _params(os.path.join(latest, "lookahead.params"))
+    assert sorted(model) == sorted(slow)
+    assert all(np.array_equal(model[k], slow[k]) for k in model)  # the last step wrote the average in
+    assert all((v == 1).all() for k, v in model.items() if k.endswith("gamma"))  # frozen BN scales
+    epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
+    assert epochs[-1]["train_acc"] > 0.2  # it learns (10 classes; 640 images, 20 steps)
+
+
+@needs_data
 @pytest.mark.slow
 def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
     recipe = Recipe(**dict(QUICK, epochs=3, train_samples=2560), mixup_alpha=0.4, cutmix_alpha=1.0, mixup_off_epochs=1,

@@ -1,11 +1,12 @@
-"""Math of mixup, CutMix, distillation, loss scaling, weight EMA and test-time views against hand computations."""
+"""Math of mixup, CutMix, distillation, loss scaling, weight EMA, Lookahead, Dirac initialisation, frozen BN
+scales with fast BN biases and test-time views against hand computations."""
 import json
 
 import mxnet as mx
 import numpy as np
 import pytest
 
-from gluon_tricks.train.ema import WeightEMA
+from gluon_tricks.train.ema import Lookahead, WeightEMA
 from gluon_tricks.train.losses import DistillationLoss
 from gluon_tricks.train.mixing import Mixer, blend, cutmix, cutmix_box
 from gluon_tricks.train.precision import LossScaler
@@ -128,6 +129,75 @@ def test_weight_ema_by_hand():
     with ema.applied():
         assert net.weight.data().asscalar() == pytest.approx(expected)
     assert net.weight.data().asscalar() == 5.0  # restored
+
+
+def test_lookahead_pulls_toward_the_slow_average_on_its_schedule_and_ends_on_it():
+    net = mx.gluon.nn.Dense(1, in_units=1, use_bias=False)
+    net.initialize(mx.init.Constant(1.0))
+    la = Lookahead(net, total_steps=10, every=5, decay=0.5)
+    assert la.decay_at(5) == pytest.approx(0.5 * 0.5 ** 3) and la.decay_at(10) == 1.0
+    net.weight.set_data(mx.nd.array([[3.0]]))
+    for step in (1, 2, 3, 4):  # between syncs: nothing happens
+        la.step(step)
+        assert net.weight.data().asscalar() == 3.0
+    la.step(5)
+    d = 0.5 * 0.5 ** 3
+    slow = d * 1.0 + (1 - d) * 3.0
+    assert net.weight.data().asscalar() == pytest.approx(slow)  # written back
+    net.weight.set_data(mx.nd.array([[7.0]]))
+    la.step(8)  # off-schedule: untouched
+    assert net.weight.data().asscalar() == 7.0
+    la.step(10)  # the last step: the weights become the slow average, whatever they were
+    assert net.weight.data().asscalar() == pytest.approx(slow)
+    with pytest.raises(ValueError, match="decay"):
+        Lookahead(net, 10, 5, decay=1.0)
+
+
+def test_dirac_init_makes_each_convolution_pass_its_input_through_in_its_first_channels():
+    from gluon_tricks.models.initializers import DiracMSRA
+    x = mx.nd.array(np.random.default_rng(0).normal(size=(2, 4, 6, 6)))
+    widen = mx.gluon.nn.Conv2D(8, 3, padding=1, in_channels=4, use_bias=False)
+    narrow = mx.gluon.nn.Conv2D(3, 3, padding=1, in_channels=4, use_bias=False)
+    dense = mx.gluon.nn.Dense(5, in_units=4)
+    for block in (widen, narrow, dense):
+        block.initialize(DiracMSRA())
+    y = widen(x).asnumpy()
+    np.testing.assert_allclose(y[:, :4], x.asnumpy(), rtol=1e-6)  # identity in the first in-channels filters
+    assert np.abs(y[:, 4:]).mean() > 0.1  # the new channels are random
+    np.testing.assert_allclose(narrow(x).asnumpy(), x.asnumpy()[:, :3], rtol=1e-6)
+    assert np.abs(dense.weight.data().asnumpy()).min() > 0 and dense.weight.data().asnumpy().std() > 0.1
+
+
+def test_frozen_bn_scales_stay_at_one_and_bn_biases_move_bn_bias_lr_mult_times_as_far():
+    from gluon_tricks.models.resnet9 import ResNet9
+    from gluon_tricks.train.config import Recipe
+    from gluon_tricks.train.step import build_trainer
+    x = mx.nd.array(np.random.default_rng(0).normal(size=(8, 1, 12, 12)))
+    y = mx.nd.array(np.arange(8) % 10)
+    moved = {}
+    for mult in (1.0, 8.0):
+        mx.random.seed(0)
+        net = ResNet9(channels=(4, 8, 8, 8), bn_scale=False)
+        net.infer_shape(x)
+        net.initialize(mx.init.Xavier())
+        recipe = Recipe(optimizer="sgd", momentum=0.0, lr=0.1, wd=0.0, bn_bias_lr_mult=mult)
+        trainer = build_trainer(recipe, net)
+        before = {k: p.data().copy() for k, p in net.collect_params().items()}
+        with mx.autograd.record():
+            loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()(net(x), y)
+        loss.backward()
+        trainer.step(8)
+        params = net.collect_params()
+        moved[mult] = {k.split("_", 1)[1]: (p.data() - before[k]).asnumpy() for k, p in params.items()}
+        gammas = [p.data().asnumpy() for k, p in params.items() if k.endswith("gamma")]
+        assert gammas and all((g == 1).all() for g in gammas)
+    betas = [k for k in moved[1.0] if k.endswith("beta")]
+    weights = [k for k in moved[1.0] if k.endswith("weight")]
+    assert betas and all(np.abs(moved[1.0][k]).max() > 0 for k in betas)
+    for k in betas:
+        np.testing.assert_allclose(moved[8.0][k], 8 * moved[1.0][k], rtol=1e-4, atol=1e-8)
+    for k in weights:  # the same gradients: everything else moves as far as before
+        np.testing.assert_allclose(moved[8.0][k], moved[1.0][k], rtol=1e-4, atol=1e-8)
 
 
 def test_test_time_views_average_the_mirrored_and_moved_images_by_hand():

@@ -107,12 +107,20 @@ class Recipe:
     temperature: float = opt(1.0, "distillation temperature T")
     hard_weight: float = opt(0.5, "distillation: weight of the true-label term; 1 - it weighs T^2 * soft term")
     last_gamma: bool = opt(False, "zero-init the last BN gamma of each residual branch")
-    init: str = opt("msra", "weight initialiser", choices=("msra", "xavier"))
+    init: str = opt("msra", "weight initialiser: msra (He et al.), xavier, or dirac (msra, then each convolution's "
+                            "first min(in, out) filters the identity: a network that starts by passing its input "
+                            "through; airbench)", choices=("msra", "xavier", "dirac"))
     whiten_images: int = opt(0, "small data sets: set the first convolution to the whitened principal directions "
                                 "of the first N training images' patches (and their negatives), frozen "
                                 "(airbench); 0 = off")
     ema_decay: float = opt(0.0, "keep an exponential moving average of the weights with this decay, evaluated "
                                 "and checkpointed beside them (e.g. 0.999); 0 = off")
+    lookahead_every: int = opt(0, "Lookahead: every N optimizer steps pull the weights toward a slow average and "
+                                  "write it back, the pull growing as (step / steps)^3 to lookahead_decay, and end "
+                                  "on the average (airbench: 5); 0 = off")
+    lookahead_decay: float = opt(0.95 ** 5, "Lookahead: the slow average's decay at the end of training")
+    bn_bias_lr_mult: float = opt(1.0, "learning-rate multiplier on the BN biases (beta); airbench trains them 64x "
+                                      "faster, with the BN scales frozen at 1 (the network's bn_scale: false)")
     tta_flip: bool = opt(False, "evaluate on each image and its mirror image, averaging probabilities")
     tta_shift: int = opt(0, "also evaluate each view moved N pixels up, down, left and right (edges repeated), "
                             "averaging all: 5 forward passes per image, 10 with tta_flip; 0 = off")
@@ -156,7 +164,7 @@ class Recipe:
              "warmup_epochs (%g) must be in [0, epochs=%d); for a short run pass e.g. --warmup-epochs %g"
              % (self.warmup_epochs, self.epochs, self.epochs / 5)),
             (self.lr_mode in ("cosine", "step", "linear", "poly"), "lr_mode must be cosine, step, linear or poly"),
-            (self.init in ("msra", "xavier"), "init must be msra or xavier"),
+            (self.init in ("msra", "xavier", "dirac"), "init must be msra, xavier or dirac"),
             (self.log_interval > 0, "log_interval must be positive"),
             (self.tta_shift >= 0, "tta_shift must be >= 0 (0 = off)"),
             (1 <= self.eval_from <= self.epochs, "eval_from must be in [1, epochs=%d]" % self.epochs),
@@ -170,6 +178,9 @@ class Recipe:
             (0 <= self.hard_weight <= 1, "hard_weight must be in [0, 1]"),
             (self.teacher or not self.teacher_params, "teacher_params given without a teacher"),
             (self.ema_decay == 0 or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1), or 0 for off"),
+            (self.lookahead_every >= 0 and 0 < self.lookahead_decay < 1,
+             "lookahead_every must be >= 0 (0 = off) and lookahead_decay in (0, 1)"),
+            (self.bn_bias_lr_mult > 0, "bn_bias_lr_mult must be positive"),
             (0 <= self.random_erasing <= 1, "random_erasing is a probability in [0, 1]"),
             (self.cutout >= 0 and self.bn_recompute_batches >= 0, "cutout and bn_recompute_batches must be >= 0"),
             (self.dtype in ("float32", "float16", "bfloat16", "auto"), "dtype must be float32, float16, bfloat16 or auto"),

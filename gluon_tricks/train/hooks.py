@@ -1,5 +1,5 @@
 """What happens around the training loop, each as a hook: progress and logs, the weight EMA,
-the best weights, checkpoints, BN re-estimation. ``fit`` calls every hook at the same points, so
+Lookahead, the best weights, checkpoints, BN re-estimation. ``fit`` calls every hook at the same points, so
 a new trick (SWA, stochastic-depth schedules, early stopping) is a new hook, not an edit of the
 loop.
 
@@ -15,7 +15,7 @@ import mxnet as mx
 from ..machine import machine_info
 from .checkpoint import CheckpointError, Checkpoints, atomic_text, atomic_write
 from .config import Recipe
-from .ema import WeightEMA
+from .ema import Lookahead, WeightEMA
 from .evaluation import recompute_bn_stats
 from .report import JsonLog, plot_curves
 from .step import Meter
@@ -67,6 +67,24 @@ class EMAHook(Hook):
 
     def files(self):
         return {"ema.params": (self.ema.save, self.ema.load)}
+
+
+class LookaheadHook(Hook):
+    """Lookahead (:class:`~gluon_tricks.train.ema.Lookahead`) over the run's optimizer steps; its
+    slow weights are checkpointed, so a resumed run averages on from where it stopped."""
+
+    def __init__(self, run):
+        recipe = run.recipe
+        self.lookahead = Lookahead(run.net, run.steps_per_epoch * recipe.epochs, recipe.lookahead_every,
+                                   recipe.lookahead_decay, run.ctxs[0])
+
+    def step(self, run, applied, done):
+        if applied:
+            self.lookahead.step(run.state["iteration"])
+
+    def files(self):
+        average = self.lookahead.average
+        return {"lookahead.params": (average.save, average.load)}
 
 
 class BestWeights(Hook):
@@ -271,7 +289,8 @@ class BNRecompute(Hook):
 
 def recipe_hooks(run, progress=True):
     """The hooks a recipe switches on, in the order they run at each point."""
-    hooks = [EMAHook(run, run.recipe.ema_decay)] if run.recipe.ema_decay else []
+    hooks = [LookaheadHook(run)] if run.recipe.lookahead_every else []
+    hooks += [EMAHook(run, run.recipe.ema_decay)] if run.recipe.ema_decay else []
     hooks += [BestWeights(), Reporter(run, progress), Checkpointer(run)]
     if run.recipe.bn_recompute_batches:
         hooks.append(BNRecompute(run.recipe.bn_recompute_batches))

@@ -33,13 +33,16 @@ def check_optimizer(name, params=None):
 
 def build_trainer(recipe, net, reduction=None, precision=None):
     """Optimizer by MXNet name at the recipe's (linearly scaled) lr; no decay on BN and biases
-    when asked; float32 master weights under float16; reduced by ``reduction``."""
+    and a faster lr on BN biases when asked; float32 master weights under float16; reduced by ``reduction``."""
     reduction = reduction or Reduction()
     precision = precision or Precision.from_recipe(recipe)
     check_optimizer(recipe.optimizer, recipe.optimizer_params)
     if recipe.no_wd:  # Bag of Tricks 3.1: no bias decay (BN gamma/beta and biases)
         for param in net.collect_params(".*gamma|.*beta|.*bias").values():
             param.wd_mult = 0.0
+    if recipe.bn_bias_lr_mult != 1:
+        for param in net.collect_params(".*beta").values():
+            param.lr_mult = recipe.bn_bias_lr_mult
     opt = {"learning_rate": recipe.effective_lr(reduction.workers), "wd": recipe.wd}
     if recipe.optimizer in ("sgd", "nag", "signum", "lars", "lbsgd"):
         opt["momentum"] = recipe.momentum

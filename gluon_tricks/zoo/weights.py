@@ -10,14 +10,11 @@ import mxnet as mx
 from mxnet import gluon
 
 from ..models import architectures
+from ..models.initializers import INITIALIZERS
 from ..notice import notice
 from . import catalog, store
 from ..errors import BadInput, InputNotFound
 
-INITIALIZERS = {
-    "msra": lambda: mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2),  # He et al. 2015
-    "xavier": lambda: mx.init.Xavier(),
-}
 
 
 def cache_dir():
