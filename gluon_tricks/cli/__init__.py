@@ -44,6 +44,7 @@ def add_recipe_arguments(parser, skip=()):
         flag = meta.get("flag") or "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
         shown = ",".join(str(v) for v in default) if isinstance(default, tuple) else default
+        shown = "%g" % shown if isinstance(shown, float) else shown
         text = meta.get("help", "") + ("" if shown in (None, "", (), {}) else " (default: %s)" % (shown,))
         if f.type is bool:
             pair = group.add_mutually_exclusive_group()

@@ -118,8 +118,8 @@ class Recipe:
     lookahead_every: int = opt(0, "Lookahead: every N optimizer steps pull the weights toward a slow average and "
                                   "write it back, the pull growing as (step / steps)^3 to lookahead_decay, and end "
                                   "on the average (airbench: 5); 0 = off")
-    lookahead_decay: float = opt(0.774, "Lookahead: the slow average's decay at the end of training (airbench's "
-                                        "0.95^5)")
+    lookahead_decay: float = opt(0.95 ** 5, "Lookahead: the slow average's decay at the end of training (airbench's "
+                                            "0.95^5)")
     bn_bias_lr_mult: float = opt(1.0, "learning-rate multiplier on the BN biases (beta); airbench trains them 64x "
                                       "faster, with the BN scales frozen at 1 (the network's bn_scale: false)")
     tta_flip: bool = opt(False, "evaluate on each image and its mirror image, averaging probabilities")
