@@ -248,6 +248,14 @@ def test_airbench_tricks_train_and_the_run_ends_on_the_lookahead_average(tmp_pat
     assert epochs[-1]["train_acc"] > 0.2  # it learns (10 classes; 640 images, 20 steps)
 
 
+def test_lookahead_refuses_float16_whose_master_weights_a_write_back_would_miss():
+    from types import SimpleNamespace
+    from gluon_tricks.train.hooks import LookaheadHook
+    run = SimpleNamespace(recipe=Recipe(lookahead_every=5, dtype="float16"))
+    with pytest.raises(ValueError, match="float16"):
+        LookaheadHook(run)
+
+
 @needs_data
 @pytest.mark.slow
 def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):

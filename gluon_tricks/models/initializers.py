@@ -3,9 +3,7 @@ import mxnet as mx
 import numpy as np
 
 
-def msra():
-    """He et al. 2015: Gaussian, variance 2 / fan-in."""
-    return mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)
+MSRA = dict(rnd_type="gaussian", factor_type="in", magnitude=2)  # He et al. 2015: Gaussian, variance 2 / fan-in
 
 
 @mx.init.register
@@ -16,7 +14,7 @@ class DiracMSRA(mx.init.Xavier):
     learning to preserve what the previous layer found. Dense layers stay MSRA."""
 
     def __init__(self):
-        super().__init__(rnd_type="gaussian", factor_type="in", magnitude=2)
+        super().__init__(**MSRA)
 
     def _init_weight(self, name, arr):
         super()._init_weight(name, arr)
@@ -30,4 +28,4 @@ class DiracMSRA(mx.init.Xavier):
         arr[:] = w
 
 
-INITIALIZERS = {"msra": msra, "xavier": lambda: mx.init.Xavier(), "dirac": DiracMSRA}
+INITIALIZERS = {"msra": lambda: mx.init.Xavier(**MSRA), "xavier": lambda: mx.init.Xavier(), "dirac": DiracMSRA}

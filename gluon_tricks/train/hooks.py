@@ -75,6 +75,9 @@ class LookaheadHook(Hook):
 
     def __init__(self, run):
         recipe = run.recipe
+        if recipe.dtype == "float16":  # the optimizer steps its float32 master copy, which a write-back misses
+            raise BadInput("lookahead_every does not work with float16 training (its float32 master weights live "
+                           "in the optimizer); train in float32 or bfloat16, or set lookahead_every 0")
         self.lookahead = Lookahead(run.net, run.steps_per_epoch * recipe.epochs, recipe.lookahead_every,
                                    recipe.lookahead_decay, run.ctxs[0])
 
