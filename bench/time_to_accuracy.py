@@ -27,8 +27,8 @@ import sys
 import tempfile
 import time
 
-import yaml
-
+from gluon_tricks.errors import UserError  # noqa: E402
+from gluon_tricks.train.config import Recipe  # noqa: E402
 from gluon_tricks.train.report import seed_summary, time_to_accuracy  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -141,11 +141,11 @@ def main():
         return gluoncv_training(args.gluoncv_run, args.gluoncv_epochs)
     import gluon_tricks  # noqa: F401
     from gluon_tricks.machine import cpu_flags, machine_info
-    if not os.path.isfile(args.recipe):
-        sys.exit("time_to_accuracy.py: error: recipe %s does not exist" % args.recipe)
+    try:
+        fields = Recipe.load(args.recipe).to_dict()  # the record keeps what ran, not only a path
+    except UserError as err:
+        sys.exit("time_to_accuracy.py: error: %s" % err)
     out = args.out or tempfile.mkdtemp(prefix="tta-")
-    with open(args.recipe) as f:
-        fields = yaml.safe_load(f)  # the record keeps what ran, not only a path
     machine = machine_info()
     flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni"}))
     print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s" % (

@@ -1,4 +1,5 @@
 """The math of each trick in the baseline recipe, checked against closed forms."""
+import dataclasses
 import math
 
 import mxnet as mx
@@ -108,3 +109,25 @@ def test_recipe_rejects_bad_values_and_round_trips(tmp_path):
     yaml_path.write_text("epochs: 3\nmodel: cifar_resnet56_v1d\nlr_decay_epochs: [1, 2]\n")
     loaded = Recipe.load(str(yaml_path))
     assert (loaded.epochs, loaded.model, loaded.lr_decay_epochs) == (3, "cifar_resnet56_v1d", (1, 2))
+
+
+def test_a_recipe_file_changes_the_file_it_names_as_its_base(tmp_path):
+    from gluon_tricks.errors import InputNotFound
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "a.yaml").write_text("epochs: 30\nlr: 0.4\nmodel_kwargs: {channels: [8, 16, 32, 64]}\n")
+    (tmp_path / "b.yaml").write_text("base: zoo/a.yaml\nepochs: 56\n")  # relative to the file, not the cwd
+    (tmp_path / "c.yaml").write_text("base: b.yaml\nmodel_kwargs: {fused_bn_relu: true}\nlr: 0.2\n")
+    b, c = Recipe.load(str(tmp_path / "b.yaml")), Recipe.load(str(tmp_path / "c.yaml"))
+    assert (b.epochs, b.lr, b.model_kwargs) == (56, 0.4, {"channels": [8, 16, 32, 64]})
+    assert (c.epochs, c.lr, c.model_kwargs) == (56, 0.2, {"fused_bn_relu": True})  # a field is replaced whole
+    assert c == dataclasses.replace(Recipe(), epochs=56, lr=0.2, model_kwargs={"fused_bn_relu": True})
+    (tmp_path / "d.yaml").write_text("base: e.yaml\n")
+    (tmp_path / "e.yaml").write_text("base: d.yaml\nepochs: 2\n")
+    with pytest.raises(ValueError, match=r"its own base \(.*d.yaml -> .*e.yaml -> .*d.yaml\)"):
+        Recipe.load(str(tmp_path / "d.yaml"))
+    (tmp_path / "f.yaml").write_text("base: gone.yaml\n")
+    with pytest.raises(InputNotFound, match=r"gone.yaml does not exist \(the base of .*f.yaml\)"):
+        Recipe.load(str(tmp_path / "f.yaml"))
+    (tmp_path / "g.yaml").write_text("base: [a.yaml]\n")
+    with pytest.raises(ValueError, match="base must be a file name"):
+        Recipe.load(str(tmp_path / "g.yaml"))

@@ -72,8 +72,9 @@ def recipe_from_args(args, base=None):
 
 def add_run_arguments(parser):
     """The flags every training script has besides the recipe's."""
-    parser.add_argument("--recipe", metavar="FILE", help="YAML or JSON recipe (e.g. from model_zoo/); flags given "
-                                                         "explicitly override its fields")
+    parser.add_argument("--recipe", metavar="FILE", help="YAML or JSON recipe (e.g. from model_zoo/; a line "
+                                                         "'base: OTHER.yaml' makes it the changes to another); flags "
+                                                         "given explicitly override its fields")
     parser.add_argument("--mode", choices=["hybrid", "imperative", "symbolic"],
                         help="hybrid compiles the graph (default; 'symbolic' is accepted as the same); imperative "
                              "runs op by op, for debugging")

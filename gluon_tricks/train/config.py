@@ -240,10 +240,18 @@ class Recipe:
 
     @classmethod
     def load(cls, path):
-        """A recipe from a YAML or JSON file."""
+        """A recipe from a YAML or JSON file. A file may name another with ``base: FILE`` (relative to
+        itself) and hold only the fields it changes, so a variant is a few lines, not a copy."""
+        return cls.from_dict(cls._file_values(path, ()))
+
+    @classmethod
+    def _file_values(cls, path, chain):
         import yaml
         if not os.path.isfile(path):
-            raise InputNotFound("recipe file %s does not exist" % path)
+            raise InputNotFound("recipe file %s does not exist" % path + (
+                " (the base of %s)" % chain[-1] if chain else ""))
+        if os.path.realpath(path) in map(os.path.realpath, chain):
+            raise BadInput("recipe file %s is its own base (%s)" % (path, " -> ".join(chain + (path,))))
         with open(path) as f:
             text = f.read()
         try:
@@ -253,7 +261,12 @@ class Recipe:
                 path, "JSON" if path.endswith(".json") else "YAML", str(err).splitlines()[0])) from None
         if not isinstance(values, dict):
             raise BadInput("recipe file %s holds no mapping of field: value" % path)
-        return cls.from_dict(values)
+        base = values.pop("base", None)
+        if base is None:
+            return values
+        if not isinstance(base, str):
+            raise BadInput("recipe file %s: base must be a file name, not %r" % (path, base))
+        return dict(cls._file_values(os.path.join(os.path.dirname(path), base), chain + (path,)), **values)
 
     def save(self, path):
         tmp = path + ".tmp"
