@@ -8,6 +8,8 @@ calls :func:`draw_all`), so a figure always shows what its record holds.
   ``bench/time_to_accuracy.py`` record that timed GluonCV's recipe beside ours.
 * ``tricks_per_seed.png``: each seed's baseline and bag-of-tricks accuracy, for every paired
   study in ``bench/ablation/tricks_pair*/runs.jsonl``.
+* ``accuracy_by_epochs.png``: test accuracy after each epoch of ResNet-9 trained with the bag of tricks
+  for different numbers of epochs and widths (the published models' logs and the quarter-width run's).
 * ``speed_per_cpu.png``: ours / GluonCV's loop (``trainer_vs_gluoncv.jsonl``) and ours / PyTorch
   torch.compile in training (``pytorch_compare.jsonl``), the newest record per model and CPU.
 """
@@ -71,6 +73,32 @@ def tricks_per_seed(plt, out):
     plt.close(fig)
 
 
+BUDGET_RUNS = (("half width, 20 epochs", "model_zoo/fashion_mnist_resnet9_w32/log.jsonl"),
+               ("half width, 30 epochs", "model_zoo/fashion_mnist_resnet9_w32_e30/log.jsonl"),
+               ("half width, 56 epochs", "model_zoo/fashion_mnist_resnet9_w32_e56/log.jsonl"),
+               ("quarter width, 56 epochs", "bench/ablation/accuracy_limit/w16_e56_log.jsonl"))
+
+
+def accuracy_by_epochs(plt, out):
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for label, path in BUDGET_RUNS:
+        log = os.path.join(HERE, os.pardir, path)
+        if not os.path.isfile(log):
+            continue
+        epochs = [r for r in _records(log) if r.get("kind") == "epoch" and "test_acc" in r]
+        points = [(e["epoch"] + 1, 100 * e["test_acc"]) for e in epochs]
+        ax.plot(*zip(*points), marker="o", markersize=3, linestyle="--" if "quarter" in label else "-",
+                label="%s: last %.2f%%" % (label, points[-1][1]))
+    ax.axhline(96, color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="epoch", ylabel="test top-1 (%), all 10,000 images", ylim=(90, 96.5),
+           title="ResNet-9 with the bag of tricks on Fashion-MNIST, seed 0")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def speed_per_cpu(plt, out):
     bars = {}  # (cpu, label) -> ratio: the newest record wins
     for r in _records(os.path.join(HERE, "results", "trainer_vs_gluoncv.jsonl")):
@@ -101,7 +129,7 @@ def speed_per_cpu(plt, out):
 
 
 FIGURES = {"time_to_accuracy.png": time_to_accuracy, "tricks_per_seed.png": tricks_per_seed,
-           "speed_per_cpu.png": speed_per_cpu}
+           "accuracy_by_epochs.png": accuracy_by_epochs, "speed_per_cpu.png": speed_per_cpu}
 
 
 def draw_all(out_dir):

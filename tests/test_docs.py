@@ -56,5 +56,5 @@ def test_building_the_site_writes_nothing_into_its_sources_and_draws_the_results
     for page in ("time_to_accuracy", "models", "speed", "precision", "input_pipeline", "ablations", "zero_gamma"):
         assert (html / "results" / (page + ".html")).is_file(), page
     images = {p.name for p in (html / "_images").iterdir()}
-    assert {"time_to_accuracy.png", "tricks_per_seed.png", "speed_per_cpu.png"} <= images
+    assert {"time_to_accuracy.png", "tricks_per_seed.png", "speed_per_cpu.png", "accuracy_by_epochs.png"} <= images
     assert (html / "searchindex.js").is_file()
