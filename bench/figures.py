@@ -73,21 +73,21 @@ def tricks_per_seed(plt, out):
     plt.close(fig)
 
 
-BUDGET_RUNS = (("half width, 20 epochs", "model_zoo/fashion_mnist_resnet9_w32/log.jsonl"),
-               ("half width, 30 epochs", "model_zoo/fashion_mnist_resnet9_w32_e30/log.jsonl"),
-               ("half width, 56 epochs", "model_zoo/fashion_mnist_resnet9_w32_e56/log.jsonl"),
-               ("quarter width, 56 epochs", "bench/ablation/accuracy_limit/w16_e56_log.jsonl"))
+BUDGET_RUNS = (("half width, 20 epochs", "-", "model_zoo/fashion_mnist_resnet9_w32/log.jsonl"),
+               ("half width, 30 epochs", "-", "model_zoo/fashion_mnist_resnet9_w32_e30/log.jsonl"),
+               ("half width, 56 epochs", "-", "model_zoo/fashion_mnist_resnet9_w32_e56/log.jsonl"),
+               ("quarter width, 56 epochs", "--", "bench/ablation/accuracy_limit/w16_e56_log.jsonl"))
 
 
 def accuracy_by_epochs(plt, out):
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    for label, path in BUDGET_RUNS:
+    for label, line, path in BUDGET_RUNS:
         log = os.path.join(HERE, os.pardir, path)
         if not os.path.isfile(log):
             continue
         epochs = [r for r in _records(log) if r.get("kind") == "epoch" and "test_acc" in r]
         points = [(e["epoch"] + 1, 100 * e["test_acc"]) for e in epochs]
-        ax.plot(*zip(*points), marker="o", markersize=3, linestyle="--" if "quarter" in label else "-",
+        ax.plot(*zip(*points), marker="o", markersize=3, linestyle=line,
                 label="%s: last %.2f%%" % (label, points[-1][1]))
     ax.axhline(96, color="grey", linestyle="--", linewidth=1)
     ax.set(xlabel="epoch", ylabel="test top-1 (%), all 10,000 images", ylim=(90, 96.5),
