@@ -31,7 +31,7 @@ def test_a_good_file_is_verified_cached_and_not_fetched_again(repo, tmp_path):
 
 
 def test_a_corrupt_file_is_refused_and_removed(repo, tmp_path):
-    repo.publish(STEM, _zip(STEM + ".params", PARAMS[:-1] + b"x"))
+    repo.publish(STEM, _zip(STEM + ".params", PARAMS[:-1] + bytes([PARAMS[-1] ^ 0xFF])))
     with pytest.raises(store.ChecksumError, match="has sha1 [0-9a-f]{40}, the published one is %s" % SHA1):
         fetch(repo, tmp_path)
     assert not any(n.endswith((".params", ".zip")) or ".part" in n for n in os.listdir(tmp_path))
