@@ -8,7 +8,8 @@ import sys as _sys
 # Left unset, MXNet 1.9.1 reserves a core for its engine and runs operators on the rest: one
 # thread on a 2-core machine (measured here: 250 vs 414 img/s for cifar_resnet20). It reads the
 # variable once, at import, so it must be set before mxnet is first imported.
-if "mxnet" not in _sys.modules:
+_FIRST = "mxnet" not in _sys.modules
+if _FIRST:
     _os.environ.setdefault("OMP_NUM_THREADS", str(len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else _os.cpu_count()))
 
 try:
@@ -26,5 +27,10 @@ except AttributeError as _err:  # pragma: no cover - numpy >= 1.24 removed alias
         "MXNet 1.9.1 does not work with numpy %s (it needs numpy<1.24): "
         "pip install 'numpy<1.24'  (original error: %s)" % (_np.__version__, _err)
     ) from None
+
+from .machine import enable_amx as _enable_amx  # noqa: E402
+
+if _FIRST:  # an MXNet imported earlier may have run an operator, which fixes oneDNN's ISA for good
+    _enable_amx()
 
 from .zoo import get_model, list_models  # noqa: E402,F401

@@ -9,6 +9,10 @@ import time
 _IMPORTED = time.time()
 
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+AMX_ISA = "AVX512_CORE_AMX"
+ISA_VARIABLE = "DNNL_MAX_CPU_ISA"
+ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA, SYS_ARCH_PRCTL = 0x1023, 18, 158  # Linux x86-64
+AMX = False  # set by enable_amx(): whether this process's oneDNN may use AMX tiles
 
 
 def cpu_flags(cpuinfo="/proc/cpuinfo"):
@@ -32,13 +36,51 @@ def cpu_model(cpuinfo="/proc/cpuinfo"):
         return platform.processor()
 
 
+def _ask_for_tiles():
+    """Asks Linux for the AMX tile-data permission (needed since kernel 5.16, granted per process and
+    lost across exec); True when granted."""
+    import ctypes
+    try:
+        syscall = ctypes.CDLL(None, use_errno=True).syscall
+    except (OSError, AttributeError):
+        return False
+    return syscall(ctypes.c_long(SYS_ARCH_PRCTL), ctypes.c_long(ARCH_REQ_XCOMP_PERM),
+                   ctypes.c_long(XFEATURE_XTILEDATA)) == 0
+
+
+def enable_amx(flags=None, environ=os.environ, ask=_ask_for_tiles):
+    """Lets MXNet 1.9.1's oneDNN (v2.4, where AMX is opt-in) run bfloat16 and int8 on AMX tiles:
+    measured on a 2-core Xeon, bfloat16 GEMM goes from 0.63x to 4.2x float32's and the fast
+    recipe's training step from 0.81x to 1.58x. Asks the kernel for the tiles, caps oneDNN's ISA at
+    AVX512_CORE_AMX for one tiny operator (oneDNN reads the cap once, at its first primitive), then
+    removes the variable again: a child process inherits the variable but not the permission and
+    would die on the first tile instruction. A DNNL_MAX_CPU_ISA the user set is left alone. Call it
+    before MXNet's first operator; returns whether AMX is on."""
+    global AMX
+    flags = cpu_flags() if flags is None else flags
+    mine = environ.get(ISA_VARIABLE) in (None, AMX_ISA)
+    if not (mine and "amx_tile" in flags and platform.machine() == "x86_64" and ask()):
+        return False
+    user_set = ISA_VARIABLE in environ
+    environ[ISA_VARIABLE] = AMX_ISA
+    try:
+        import mxnet as mx
+        one = mx.nd.ones((1, 1, 1, 1))
+        mx.nd.Convolution(one, one, kernel=(1, 1), num_filter=1, no_bias=True).wait_to_read()
+    finally:
+        if not user_set:
+            del environ[ISA_VARIABLE]
+    AMX = True
+    return True
+
+
 def machine_info():
     """The facts a figure needs beside it: CPU model, cores, MXNet, threads, bf16/AVX-512 flags."""
     import mxnet as mx
     flags = cpu_flags()
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "mxnet": mx.__version__,
             "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "cpu_bf16": sorted(flags & set(BF16_CPU_FLAGS)), "avx512f": "avx512f" in flags}
+            "cpu_bf16": sorted(flags & set(BF16_CPU_FLAGS)), "avx512f": "avx512f" in flags, "amx": AMX}
 
 
 def process_started():

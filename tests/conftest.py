@@ -8,6 +8,7 @@ import threading
 import time
 import zipfile
 
+import gluon_tricks  # noqa: F401  (first, as in a user's process: MXNet's threads and oneDNN's ISA are set before any operator)
 import numpy as np
 import pytest
 

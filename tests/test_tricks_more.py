@@ -1,6 +1,9 @@
 """Math of mixup, CutMix, distillation, loss scaling, weight EMA, Lookahead, Dirac initialisation, frozen BN
 scales with fast BN biases and test-time views against hand computations."""
 import json
+import os
+import subprocess
+import sys
 
 import mxnet as mx
 import numpy as np
@@ -281,3 +284,46 @@ def test_the_bf16_probe_is_measured_once_per_machine_and_cached(tmp_path):
     assert list(stored.values()) == [ratio] and mx.__version__ in list(stored)[0]
     json.dump({k: 123.0 for k in stored}, open(cache, "w"))  # a cached answer is not measured again
     assert bf16_gemm_ratio(n=256, repeats=2, cache=cache) == 123.0
+
+
+def test_amx_is_left_off_where_the_cpu_the_kernel_or_the_user_says_no():
+    from gluon_tricks.machine import enable_amx
+
+    def never():
+        raise AssertionError("the kernel must not be asked")
+    assert not enable_amx(flags={"avx512f", "avx512_bf16"}, environ={}, ask=never)  # no tiles
+    chosen = {"DNNL_MAX_CPU_ISA": "AVX512_CORE_BF16"}
+    assert not enable_amx(flags={"amx_tile", "amx_bf16"}, environ=chosen, ask=never)  # the user's cap wins
+    assert chosen == {"DNNL_MAX_CPU_ISA": "AVX512_CORE_BF16"}
+    refused = {}
+    assert not enable_amx(flags={"amx_tile", "amx_bf16"}, environ=refused, ask=lambda: False)  # an old kernel
+    assert refused == {}  # the cap is never set without the permission: the first tile instruction would kill us
+
+
+AMX_PROBE = r"""
+import os, subprocess, sys
+import gluon_tricks, mxnet as mx
+from gluon_tricks import machine
+from mxnet.contrib import amp
+assert machine.AMX and machine.machine_info()["amx"] and "DNNL_MAX_CPU_ISA" not in os.environ
+x, w = mx.nd.random.uniform(shape=(4, 16, 8, 8)), mx.nd.random.uniform(-1, 1, shape=(32, 16, 3, 3))
+conv = lambda a, b: mx.nd.Convolution(a, b, kernel=(3, 3), num_filter=32, no_bias=True, pad=(1, 1))
+bf = lambda t: mx.nd.amp_cast(t, dtype=amp.amp.bfloat16)
+exact, tiles = conv(x, w), mx.nd.amp_cast(conv(bf(x), bf(w)), dtype="float32")
+print("relative error", (abs(tiles - exact).max() / abs(exact).max()).asscalar())
+plain = "import mxnet as mx; from mxnet.contrib import amp; a = mx.nd.amp_cast(mx.nd.ones((4, 4)), dtype=amp.amp.bfloat16); mx.nd.FullyConnected(a, a, no_bias=True, num_hidden=4).wait_to_read()"
+print("child", subprocess.run([sys.executable, "-c", plain], env=dict(os.environ, DNNL_VERBOSE="0")).returncode)
+"""
+
+
+def test_amx_runs_bfloat16_on_tiles_and_a_child_process_without_the_permission_still_runs():
+    from gluon_tricks.machine import cpu_flags
+    if "amx_tile" not in cpu_flags():
+        pytest.skip("no AMX on this CPU")
+    out = subprocess.run([sys.executable, "-c", AMX_PROBE], env=dict(os.environ, DNNL_VERBOSE="1"),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "brgconv:avx512_core_amx" in out.stdout  # oneDNN's verbose log names the tile kernel it ran
+    error = float(out.stdout.split("relative error ")[1].split()[0])
+    assert error < 0.02  # bfloat16 keeps 8 bits of mantissa; a wrong tile kernel is far off
+    assert "child 0" in out.stdout  # a plain-MXNet child would die of SIGILL had the cap leaked to it
