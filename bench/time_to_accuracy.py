@@ -44,12 +44,15 @@ def read_epochs(log):
 
 
 def run_ours(recipe, seed, save_dir):
-    """Our script on the recipe, in its own process; (epoch records, process wall seconds)."""
+    """Our script on the recipe, in its own process; (epoch records, process wall seconds, the dtype it chose)."""
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train_cifar.py"), "--recipe", recipe, "--seed", str(seed),
            "--save-dir", save_dir, "--no-progress"]
     tic = time.time()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return read_epochs(os.path.join(save_dir, "log.jsonl")), time.time() - tic
+    wall = time.time() - tic
+    with open(os.path.join(save_dir, "recipe.json")) as f:
+        dtype = json.load(f)["dtype"]  # what ``auto`` became on this machine
+    return read_epochs(os.path.join(save_dir, "log.jsonl")), wall, dtype
 
 
 def run_gluoncv(save_dir, epochs):
@@ -148,18 +151,19 @@ def main():
     out = args.out or tempfile.mkdtemp(prefix="tta-")
     machine = machine_info()
     flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni"}))
-    print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s, MXNet %s" % (
-        machine["cpu"], machine["cores"], machine["omp_num_threads"], flags, machine["mxnet"]))
+    print("machine: %s, %s cores, OMP_NUM_THREADS=%s, flags %s%s, MXNet %s" % (
+        machine["cpu"], machine["cores"], machine["omp_num_threads"], flags,
+        " (AMX tiles on)" if machine["amx"] else "", machine["mxnet"]))
     runs = []
     for seed in parse_seeds(args.seeds):
-        epochs, wall = run_ours(args.recipe, seed, os.path.join(out, "ours-seed%d" % seed))
-        runs.append({"side": "ours", "seed": seed, "epochs": epochs, "wall": wall})
-        print("ours seed %d: %s; final %.2f%% after %d epochs, %s in all" % (
+        epochs, wall, dtype = run_ours(args.recipe, seed, os.path.join(out, "ours-seed%d" % seed))
+        runs.append({"side": "ours", "seed": seed, "epochs": epochs, "wall": wall, "dtype": dtype})
+        print("ours seed %d: %s; final %.2f%% after %d epochs in %s, %s in all" % (
             seed, ", ".join("%.0f%% %s" % (100 * t, fmt(s)) for t, s in time_to_accuracy(epochs, TARGETS).items()),
-            100 * epochs[-1]["test_acc"], len(epochs), fmt(wall)), flush=True)
+            100 * epochs[-1]["test_acc"], len(epochs), dtype, fmt(wall)), flush=True)
     if not args.no_gluoncv:
         epochs, wall = run_gluoncv(os.path.join(out, "gluoncv"), args.gluoncv_epochs)
-        runs.append({"side": "gluoncv", "seed": 0, "epochs": epochs, "wall": wall})
+        runs.append({"side": "gluoncv", "seed": 0, "epochs": epochs, "wall": wall, "dtype": "float32"})
     print("\n| run | time to 92% | 93% | 94% | final accuracy | epochs | whole run |")
     print("|---|---|---|---|---|---|---|")
     for run in runs:

@@ -316,11 +316,11 @@ def describe_machines(machines):
     dicts), with the thread counts its runs used: what a table's figures were measured on."""
     found = {}
     for m in machines:
-        key = (m.get("cpu"), m.get("cores"), tuple(m.get("cpu_bf16") or ()), m.get("mxnet"))
+        key = (m.get("cpu"), m.get("cores"), tuple(m.get("cpu_bf16") or ()), m.get("mxnet"), bool(m.get("amx")))
         found.setdefault(key, set()).add(str(m.get("omp_num_threads") or "all"))
-    return ["%s, %s cores, bf16 flags: %s, MXNet %s, %s thread(s) a run" % (
-        cpu, cores, " ".join(flags) or "none", mxnet, " or ".join(sorted(threads)))
-        for (cpu, cores, flags, mxnet), threads in found.items()]
+    return ["%s, %s cores, bf16 flags: %s%s, MXNet %s, %s thread(s) a run" % (
+        cpu, cores, " ".join(flags) or "none", " (AMX tiles on)" if amx else "", mxnet, " or ".join(sorted(threads)))
+        for (cpu, cores, flags, mxnet, amx), threads in found.items()]
 
 
 def report_notes(record, labels, seeds, command=None):

@@ -181,11 +181,13 @@ def test_a_table_names_the_machines_its_record_trained_on(tmp_path):
     record = tmp_path / "runs.jsonl"
     xeon = {"cpu": "Xeon", "cores": 2, "cpu_bf16": ["amx_bf16"], "mxnet": "1.9.1"}
     lines = [("baseline", 0, dict(xeon, omp_num_threads="2")), ("+ x", 0, dict(xeon, omp_num_threads="1")),
+             ("baseline", 1, dict(xeon, omp_num_threads="2", amx=True)),  # the same CPU with oneDNN on its tiles
              ("+ x", 1, {"cpu": "EPYC", "cores": 2, "cpu_bf16": [], "mxnet": "1.9.1", "omp_num_threads": "2"}),
              ("other", 0, {"cpu": "Elsewhere", "cores": 64})]  # not a row of this table
     record.write_text("".join(json.dumps({"row": r, "seed": k, "machine": m}) + "\n" for r, k, m in lines))
     notes = ablate.report_notes(str(record), ["baseline", "+ x"], [0, 1], command="python scripts/ablate.py --x")
     assert notes == ["Machine: Xeon, 2 cores, bf16 flags: amx_bf16, MXNet 1.9.1, 1 or 2 thread(s) a run",
+                     "Machine: Xeon, 2 cores, bf16 flags: amx_bf16 (AMX tiles on), MXNet 1.9.1, 2 thread(s) a run",
                      "Machine: EPYC, 2 cores, bf16 flags: none, MXNet 1.9.1, 2 thread(s) a run",
                      "Regenerate (finished runs are read from the record, not retrained): `python scripts/ablate.py --x`"]
     summary = ablate.summarise({"baseline": [0.9], "+ x": [0.91]})
