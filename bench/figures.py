@@ -37,16 +37,27 @@ def time_to_accuracy(plt, out):
             if any(run.get("side") == "gluoncv" for run in r.get("runs", ()))]
     record = runs[-1]
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    for run in record["runs"]:
+    ours = [run for run in record["runs"] if run["side"] == "ours"]
+    fields = record["recipe"].get("fields", {})  # what ran: a recipe file may have changed since
+    name = ("%d epochs, %s px" % (fields["epochs"], "-".join(map(str, sorted(set(fields["train_sizes"])))))
+            if fields.get("train_sizes") else os.path.basename(record["recipe"]["file"]))
+    dtypes = "/".join(sorted({run.get("dtype", "float32") for run in ours}))
+    for run in ours if len(ours) <= 3 else ():  # a few seeds: a line each
         points = [(e["wall_time"] / 60, 100 * e["test_acc"]) for e in run["epochs"] if "test_acc" in e]
-        ours = run["side"] == "ours"
-        label = ("ours (%s), seed %d" % (os.path.basename(record["recipe"]["file"]), run["seed"]) if ours
-                 else "GluonCV's CIFAR recipe (cifar_resnet20_v1), seed %d" % run["seed"])
-        ax.plot(*zip(*points), marker="o", markersize=9 if ours else 4, label=label, color=None if ours else "black",
-                alpha=0.8 if ours else 1)
+        ax.plot(*zip(*points), marker="o", markersize=9, alpha=0.8,
+                label="ours (%s, %s), seed %d" % (name, dtypes, run["seed"]))
+    if len(ours) > 3:  # many seeds: where each ended, one series
+        ends = [(run["epochs"][-1]["wall_time"] / 60, 100 * run["epochs"][-1]["test_acc"]) for run in ours]
+        ax.plot(*zip(*ends), linestyle="none", marker="o", markersize=7, alpha=0.7,
+                label="ours (%s, %s), seeds %d-%d: end of each run" % (name, dtypes, ours[0]["seed"], ours[-1]["seed"]))
+    for run in record["runs"]:
+        if run["side"] == "gluoncv":
+            points = [(e["wall_time"] / 60, 100 * e["test_acc"]) for e in run["epochs"] if "test_acc" in e]
+            ax.plot(*zip(*points), marker="o", markersize=4, color="black",
+                    label="GluonCV's CIFAR recipe (cifar_resnet20_v1), seed %d" % run["seed"])
     ax.axhline(94, color="grey", linestyle="--", linewidth=1)
     ax.set(xlabel="wall time from the process's start (min)", ylabel="test top-1 (%), all 10,000 images",
-           ylim=(85, 95), title="Fashion-MNIST, %s, 2 cores" % _cpu(record))
+           ylim=(85, 95), title="Fashion-MNIST, %s%s, 2 cores" % (_cpu(record), ", AMX tiles on" if record["machine"].get("amx") else ""))
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(out, dpi=100)

@@ -1,7 +1,7 @@
 """What this machine is: the CPU, its instruction-set flags and the threads MXNet uses.
 
 Every benchmark figure and every run log carries it, because what is fast differs between CPUs
-(bfloat16 is 1.7x float32 on one, 0.8x on another and fails on a third)."""
+(bfloat16 is 1.7x float32 on one, 0.8x on another until its AMX tiles are asked for, and fails on a third)."""
 import os
 import platform
 import time

@@ -133,7 +133,7 @@ class Recipe:
     dtype: str = opt("float32", "float16 needs a GPU (dynamic loss scaling, fp32 master weights); bfloat16 needs a "
                                 "CPU with avx512_bf16 or AMX (MXNet AMP: conv/FC in bf16, BN on bf16 "
                                 "activations with fp32 statistics) and is faster only on some (measured: 1.67x on a Zen 5, "
-                                "1.39x on a Zen 4, 0.79x on an AMX Xeon); auto picks float16 "
+                                "1.39x on a Zen 4, 1.89x on an AMX Xeon, whose tiles importing gluon_tricks asks for); auto picks float16 "
                                 "on GPUs, else bfloat16 where a GEMM probe measures it faster, else float32. Verified "
                                 "here on CPU: float32, bfloat16; float16 only in its CPU-testable logic",
                      choices=("float32", "float16", "bfloat16", "auto"))
