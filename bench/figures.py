@@ -32,6 +32,11 @@ def _cpu(record):
                      " (AVX-512)" if machine.get("avx512f") else " (AVX2)")
 
 
+def _evaluations(run):
+    """(minutes since the process started, top-1 %) of each evaluated epoch of a timed run."""
+    return [(e["wall_time"] / 60, 100 * e["test_acc"]) for e in run["epochs"] if "test_acc" in e]
+
+
 def time_to_accuracy(plt, out):
     runs = [r for r in _records(os.path.join(HERE, "results", "time_to_accuracy.jsonl"))
             if any(run.get("side") == "gluoncv" for run in r.get("runs", ()))]
@@ -43,8 +48,7 @@ def time_to_accuracy(plt, out):
             if fields.get("train_sizes") else os.path.basename(record["recipe"]["file"]))
     dtypes = "/".join(sorted({run.get("dtype", "float32") for run in ours}))
     for run in ours if len(ours) <= 3 else ():  # a few seeds: a line each
-        points = [(e["wall_time"] / 60, 100 * e["test_acc"]) for e in run["epochs"] if "test_acc" in e]
-        ax.plot(*zip(*points), marker="o", markersize=9, alpha=0.8,
+        ax.plot(*zip(*_evaluations(run)), marker="o", markersize=9, alpha=0.8,
                 label="ours (%s, %s), seed %d" % (name, dtypes, run["seed"]))
     if len(ours) > 3:  # many seeds: where each ended, one series
         ends = [(run["epochs"][-1]["wall_time"] / 60, 100 * run["epochs"][-1]["test_acc"]) for run in ours]
@@ -52,8 +56,7 @@ def time_to_accuracy(plt, out):
                 label="ours (%s, %s), seeds %d-%d: end of each run" % (name, dtypes, ours[0]["seed"], ours[-1]["seed"]))
     for run in record["runs"]:
         if run["side"] == "gluoncv":
-            points = [(e["wall_time"] / 60, 100 * e["test_acc"]) for e in run["epochs"] if "test_acc" in e]
-            ax.plot(*zip(*points), marker="o", markersize=4, color="black",
+            ax.plot(*zip(*_evaluations(run)), marker="o", markersize=4, color="black",
                     label="GluonCV's CIFAR recipe (cifar_resnet20_v1), seed %d" % run["seed"])
     ax.axhline(94, color="grey", linestyle="--", linewidth=1)
     ax.set(xlabel="wall time from the process's start (min)", ylabel="test top-1 (%), all 10,000 images",
