@@ -1,4 +1,4 @@
-"""Math of mixup, CutMix, distillation, loss scaling, weight EMA, Lookahead, Dirac initialisation, frozen BN
+"""Math of mixup, CutMix, distillation (and its ensemble teacher), loss scaling, weight EMA, Lookahead, Dirac initialisation, frozen BN
 scales with fast BN biases and test-time views against hand computations."""
 import json
 import os
@@ -80,6 +80,32 @@ def test_distillation_rejects_bad_settings():
         DistillationLoss(temperature=0)
     with pytest.raises(ValueError):
         DistillationLoss(hard_weight=1.5)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_an_ensemble_answers_with_the_mean_of_its_members_probabilities(hybridize):
+    from mxnet.gluon import nn
+    from gluon_tricks.models.ensemble import Ensemble
+    rng = np.random.default_rng(3)
+    x = mx.nd.array(rng.normal(size=(4, 6)))
+    members = []
+    for scale in (1.0, 40.0, 300.0):
+        member = nn.Dense(5, in_units=6)
+        member.initialize(mx.init.Normal(scale))
+        members.append(member)
+    ensemble = Ensemble(members)
+    if hybridize:
+        ensemble.hybridize()
+    got = ensemble(x).asnumpy()
+    probs = [np.exp(_log_softmax(m(x).asnumpy().astype(np.float64))) for m in members]
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(np.exp(_log_softmax(got)), np.mean(probs, axis=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.exp(got).sum(axis=-1), 1.0, rtol=1e-5)  # already normalised log-probabilities
+    # Members sure of other classes: probabilities below float32's range stay finite logits, not log(0).
+    confident = Ensemble(members[2:] + [members[2]])
+    assert np.isfinite(confident(x).asnumpy()).all()
+    with pytest.raises(ValueError, match="at least two members"):
+        Ensemble(members[:1])
 
 
 def test_dynamic_loss_scale_halves_on_overflow_then_grows():

@@ -262,6 +262,36 @@ def test_a_published_teacher_and_published_starting_weights_come_from_the_zoo(tm
 
 
 @needs_data
+def test_published_names_joined_by_commas_teach_as_one_ensemble(tmp_path, monkeypatch):
+    from gluon_tricks.models import UnknownModel
+    from gluon_tricks.models.ensemble import Ensemble
+    from gluon_tricks.train import Recipe, fit, loop
+    quick = dict(dataset="fashion-mnist", train_samples=256, test_samples=256, batch_size=64, epochs=1,
+                 warmup_epochs=0, log_interval=5)
+    built = []
+
+    class Spy(Ensemble):
+        def __init__(self, members, **kwargs):
+            super().__init__(members, **kwargs)
+            built.append(members)
+
+    monkeypatch.setattr(loop, "Ensemble", Spy)
+    pair = "fashion_mnist_resnet20_v1b, fashion_mnist_resnet9_w16"
+    fit(Recipe(**quick, teacher=pair, save_dir=str(tmp_path / "a")), progress=False)
+    (members,) = built
+    # Both members carry their published weights: each alone classifies the test images well.
+    images, labels = next(loop.data.build_loaders(Recipe(**quick), 0, 1)[1].epoch())
+    for member in members:
+        assert (member(images).argmax(axis=1) == labels).mean().asscalar() > 0.8
+    with pytest.raises(ValueError, match="an ensemble teacher takes published names only"):
+        Recipe(**quick, teacher=pair, teacher_params="t.params").validate()
+    with pytest.raises(UnknownModel, match="no_such_model"):  # an unknown member stops the run before anything is written
+        fit(Recipe(**quick, teacher="fashion_mnist_resnet20_v1b,no_such_model", save_dir=str(tmp_path / "b")),
+            progress=False)
+    assert not (tmp_path / "b").exists()
+
+
+@needs_data
 def test_publish_turns_a_finished_run_into_a_zoo_entry_with_measured_figures(tmp_path, monkeypatch):
     from gluon_tricks.train import Recipe, fit
     from gluon_tricks.train.report import read_log

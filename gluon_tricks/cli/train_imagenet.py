@@ -89,8 +89,8 @@ def parser():
     add("--no-wd", dest="no_wd", action="store_const", const=True, help="no weight decay on BN and biases")
     add("--last-gamma", dest="last_gamma", action="store_const", const=True,
         help="zero-init the last BN gamma of each residual unit")
-    add("--teacher", help="distillation teacher: a published name (weights from the zoo), or a registry name with "
-                         "--teacher-params FILE")
+    add("--teacher", help="distillation teacher: a published name (weights from the zoo), a registry name with "
+                         "--teacher-params FILE, or published names joined by commas (an ensemble)")
     add("--temperature", type=float, help="distillation temperature (default 20)")
     add("--hard-weight", type=float, help="weight of the true-label loss under distillation (default 0.5)")
     add("--batch-norm", action="store_true", help="BN after each convolution of GluonCV's VGG (vgg16 --batch-norm "

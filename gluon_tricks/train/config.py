@@ -101,7 +101,8 @@ class Recipe:
     mix_switch_prob: float = opt(0.5, "with both mixup and CutMix on: probability of CutMix for a mixed batch")
     mixup_off_epochs: int = opt(0, "train the last N epochs without mixup/CutMix")
     teacher: Optional[str] = opt(None, "knowledge distillation: the teacher, a published name (its weights come from "
-                                       "the zoo) or a registry name with --teacher-params")
+                                       "the zoo) or a registry name with --teacher-params; several published names "
+                                       "joined by commas teach as one ensemble (the mean of their probabilities)")
     teacher_params: Optional[str] = opt(None, "the teacher's weights: a .params file or a version tag (default: its "
                                               "published weights)")
     temperature: float = opt(1.0, "distillation temperature T")
@@ -178,6 +179,8 @@ class Recipe:
             (self.temperature > 0, "temperature must be positive"),
             (0 <= self.hard_weight <= 1, "hard_weight must be in [0, 1]"),
             (self.teacher or not self.teacher_params, "teacher_params given without a teacher"),
+            (len(self.teachers()) < 2 or not self.teacher_params,
+             "an ensemble teacher takes published names only, not teacher_params"),
             (self.ema_decay == 0 or 0 < self.ema_decay < 1, "ema_decay must be in (0, 1), or 0 for off"),
             (self.lookahead_every >= 0 and 0 < self.lookahead_decay < 1,
              "lookahead_every must be >= 0 (0 = off) and lookahead_decay in (0, 1)"),
@@ -210,6 +213,10 @@ class Recipe:
             if not ok:
                 raise BadInput("%s (recipe %s)" % (message, self.short()))
         return self
+
+    def teachers(self):
+        """The distillation teacher's names: one, or an ensemble's members."""
+        return [name.strip() for name in self.teacher.split(",")] if self.teacher else []
 
     def network_settings(self):
         """The settings the network is built with: ``model_kwargs``, and zero-gamma where the recipe asks for it."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import data
 from ..machine import process_started
+from ..models.ensemble import Ensemble
 from ..models.whitening import whiten_first_conv
 from ..notice import notice
 from ..zoo import build_net, lookup
@@ -76,9 +77,9 @@ def build_network(run, precision):
         whiten_first_conv(net, run.train_loader.normalized(recipe.whiten_images))
     teacher = None
     if recipe.teacher:
-        teacher = build_net(recipe.teacher, classes, sample, run.ctxs, params=recipe.teacher_params or True,
-                            finetune=False)
-        precision.prepare(teacher, recipe.hybridize)
+        members = [build_net(name, classes, sample, run.ctxs, params=recipe.teacher_params or True, finetune=False)
+                   for name in recipe.teachers()]
+        teacher = precision.prepare(members[0] if len(members) == 1 else Ensemble(members), recipe.hybridize)
     return precision.prepare(net, recipe.hybridize), teacher
 
 
@@ -124,8 +125,8 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     precision = Precision.from_recipe(recipe).check(ctxs)
     parallel.check_kvstore(recipe.kv_store, ctxs)
     check_optimizer(recipe.optimizer, recipe.optimizer_params)
-    if recipe.teacher:
-        lookup(recipe.teacher)  # unknown names fail before any data is read
+    for name in recipe.teachers():
+        lookup(name)  # unknown names fail before any data is read
     precision.activate()
     mx.random.seed(recipe.seed)
     np.random.seed(recipe.seed)
