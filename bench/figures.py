@@ -90,7 +90,7 @@ def tricks_per_seed(plt, out):
 BUDGET_RUNS = (("half width, 20 epochs", "-", "model_zoo/fashion_mnist_resnet9_w32/log.jsonl"),
                ("half width, 30 epochs", "-", "model_zoo/fashion_mnist_resnet9_w32_e30/log.jsonl"),
                ("half width, 56 epochs", "-", "model_zoo/fashion_mnist_resnet9_w32_e56/log.jsonl"),
-               ("half width, 150 epochs, bfloat16", "-", "model_zoo/fashion_mnist_resnet9_w32_e150_bf16/log.jsonl"),
+               ("half width, 150 epochs, bfloat16", "-", "bench/ablation/accuracy_limit/w32_e150_bf16_log.jsonl"),
                ("quarter width, 56 epochs", "--", "bench/ablation/accuracy_limit/w16_e56_log.jsonl"))
 
 
