@@ -9,7 +9,7 @@ calls :func:`draw_all`), so a figure always shows what its record holds.
 * ``tricks_per_seed.png``: each seed's baseline and bag-of-tricks accuracy, for every paired
   study in ``bench/ablation/tricks_pair*/runs.jsonl``.
 * ``accuracy_by_epochs.png``: test accuracy after each epoch of ResNet-9 trained with the bag of tricks
-  for different numbers of epochs and widths (the published models' logs and the quarter-width run's).
+  for different numbers of epochs and widths (the published models' logs and the accuracy-limit runs').
 * ``speed_per_cpu.png``: ours / GluonCV's loop (``trainer_vs_gluoncv.jsonl``) and ours / PyTorch
   torch.compile in training (``pytorch_compare.jsonl``), the newest record per model and CPU.
 """
