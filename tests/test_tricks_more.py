@@ -85,12 +85,13 @@ def test_distillation_rejects_bad_settings():
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_an_ensemble_answers_with_the_mean_of_its_members_probabilities(hybridize):
     from mxnet.gluon import nn
-    from gluon_tricks.models.ensemble import Ensemble
+    from gluon_tricks.models.ensemble import Ensemble, member_scope
     rng = np.random.default_rng(3)
     x = mx.nd.array(rng.normal(size=(4, 6)))
     members = []
-    for scale in (1.0, 40.0, 300.0):
-        member = nn.Dense(5, in_units=6)
+    for i, scale in enumerate((1.0, 40.0, 300.0)):
+        with member_scope(i):  # one explicit prefix for all, as a registry's networks of one architecture have
+            member = nn.Dense(5, in_units=6, prefix="fc_")
         member.initialize(mx.init.Normal(scale))
         members.append(member)
     ensemble = Ensemble(members)

@@ -6,6 +6,12 @@ import math
 from mxnet.gluon import HybridBlock
 
 
+def member_scope(index):
+    """The name scope to build ensemble member ``index`` in. Two networks of one architecture otherwise
+    carry the same parameter names, and one graph of both would fail (or give them one set of weights)."""
+    return HybridBlock(prefix="member%d_" % index).name_scope()
+
+
 class Ensemble(HybridBlock):
     """Outputs ``log(mean_i softmax(z_i))``: logits whose softmax is the members' mean probability
     (a softmax at temperature T then gives that mean raised to 1/T, renormalised)."""
