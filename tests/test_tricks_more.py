@@ -85,15 +85,14 @@ def test_distillation_rejects_bad_settings():
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_an_ensemble_answers_with_the_mean_of_its_members_probabilities(hybridize):
     from mxnet.gluon import nn
-    from gluon_tricks.models.ensemble import Ensemble, member_scope
+    from gluon_tricks.models.ensemble import Ensemble, build_members
     rng = np.random.default_rng(3)
     x = mx.nd.array(rng.normal(size=(4, 6)))
-    members = []
-    for i, scale in enumerate((1.0, 40.0, 300.0)):
-        with member_scope(i):  # one explicit prefix for all, as a registry's networks of one architecture have
-            member = nn.Dense(5, in_units=6, prefix="fc_")
+    scales = (1.0, 40.0, 300.0)
+    # one explicit prefix for all, as a registry's networks of one architecture have
+    members = build_members(lambda scale: nn.Dense(5, in_units=6, prefix="fc_"), scales)
+    for member, scale in zip(members, scales):
         member.initialize(mx.init.Normal(scale))
-        members.append(member)
     ensemble = Ensemble(members)
     if hybridize:
         ensemble.hybridize()

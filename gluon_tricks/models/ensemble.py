@@ -1,15 +1,19 @@
 """Several trained networks answering as one: the mean of their class probabilities. A distillation
-teacher made of several published models is one of these; an ensemble is usually more accurate than
-its best member, so the student learns from a better target than any single model gives."""
+teacher made of several published models is one of these. Where its members err differently (trained from
+different seeds, say) it is more accurate than the best of them, and a student learns from a better target."""
 import math
 
 from mxnet.gluon import HybridBlock
 
 
-def member_scope(index):
-    """The name scope to build ensemble member ``index`` in. Two networks of one architecture otherwise
-    carry the same parameter names, and one graph of both would fail (or give them one set of weights)."""
-    return HybridBlock(prefix="member%d_" % index).name_scope()
+def build_members(make, items):
+    """``[make(item) for item in items]``, each built in a name scope of its own: two networks of one
+    architecture otherwise carry the same parameter names, and one graph of both fails."""
+    members = []
+    for i, item in enumerate(items):
+        with HybridBlock(prefix="member%d_" % i).name_scope():
+            members.append(make(item))
+    return members
 
 
 class Ensemble(HybridBlock):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import data
 from ..machine import process_started
-from ..models.ensemble import Ensemble, member_scope
+from ..models.ensemble import Ensemble, build_members
 from ..models.whitening import whiten_first_conv
 from ..notice import notice
 from ..zoo import build_net, lookup
@@ -77,11 +77,8 @@ def build_network(run, precision):
         whiten_first_conv(net, run.train_loader.normalized(recipe.whiten_images))
     teacher = None
     if recipe.teacher:
-        members = []
-        for i, name in enumerate(recipe.teachers()):
-            with member_scope(i):
-                members.append(build_net(name, classes, sample, run.ctxs, params=recipe.teacher_params or True,
-                                         finetune=False))
+        members = build_members(lambda name: build_net(name, classes, sample, run.ctxs, finetune=False,
+                                                       params=recipe.teacher_params or True), recipe.teachers())
         teacher = precision.prepare(members[0] if len(members) == 1 else Ensemble(members), recipe.hybridize)
     return precision.prepare(net, recipe.hybridize), teacher
 
