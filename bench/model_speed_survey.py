@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Training images per second of candidate small-input networks on this CPU, to size a run before
-starting it (issue 14 chose its Fashion-MNIST network with this). A plain Gluon loop (NAG,
+starting it (the published Fashion-MNIST ResNet-9 was chosen with it). A plain Gluon loop (NAG,
 softmax cross-entropy), hybridized with static memory, synthetic 1x28x28 data, 15 seconds each.
 
     python bench/model_speed_survey.py            # batch 128
