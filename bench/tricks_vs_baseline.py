@@ -5,8 +5,9 @@ table (top-1 without and with flip TTA as ``zoo publish`` measured them on all t
 difference) and draws both test-accuracy curves per pair; reads only the committed zoo files.
 
 Each published pair is one seed. ``--seeds`` measures the gain's spread on a proxy that fits a
-session: the 30-epoch pair's two recipes (or the last of ``--pairs``), unchanged but for a narrower network (``--channels``) and
-fewer epochs (``--epochs``, the schedule at the same fractions of training), trained once per
+session: the 30-epoch pair's two recipes (or the last of ``--pairs``), unchanged but for a narrower
+network (``--channels``) and fewer epochs (``--epochs``, the schedule at the same fractions of
+training), trained once per
 seed (seeds pair the runs: same start, same data order) through the ablation machinery, so
 ``--record`` lets another machine continue and the table carries the per-seed differences.
 
