@@ -27,6 +27,8 @@ class build_py_with_weights(build_py):
             name = e["name"] + ".params"
             shutil.copyfile(os.path.join(HERE, e["source"], name), os.path.join(out, name))
 
+ONNX = ["onnx", "onnxruntime"]  # export.py's ONNX file and its --check
+
 setup(
     name="gluon_tricks",
     version=VERSION,
@@ -41,7 +43,7 @@ setup(
     # Optional: without them the build goes on and the loader decodes whole images with OpenCV.
     ext_modules=[Extension("gluon_tricks.data._jpeg", ["gluon_tricks/data/_jpeg.c"], libraries=["jpeg"],
                            extra_compile_args=["-O2"], optional=True)],
-    python_requires=">=3.8",
+    python_requires=">=3.11",
     # The scripts users run most, as commands; `python scripts/<name>.py` runs the same code.
     entry_points={"console_scripts": ["gt-%s = gluon_tricks.cli.%s:main.command" % (name.replace("_", "-"), name)
                                       for name in ("train_imagenet", "train_cifar", "evaluate", "classify", "export",
@@ -49,7 +51,10 @@ setup(
                   + ["gt-launch = gluon_tricks.cli.launch:main"]},
     # MXNet itself is an extra: the CPU and CUDA wheels are different distributions.
     install_requires=[
-        "numpy<1.24",          # MXNet 1.9.1 uses numpy aliases removed in 1.24
+        # MXNet 1.9.1 declares numpy<2; overrides.txt lifts that for uv, and gluon_tricks restores
+        # the numpy names it reads (gluon_tricks/numpy_names.py).
+        "numpy>=1.23",
+        "setuptools; python_version>='3.12'",  # MXNet and GluonCV import distutils, which it provides
         "gluoncv>=0.10.5",     # builds GluonCV's own networks behind get_model (models/gluoncv_built.py)
         "opencv-python",
         "matplotlib",
@@ -59,15 +64,15 @@ setup(
     extras_require={
         "cpu": ["mxnet==1.9.1"],
         "cu112": ["mxnet-cu112==1.9.1"],
-        # onnxruntime itself is installed with --no-deps (README): every wheel for Python 3.11 asks
-        # for numpy>=1.24.2, which MXNet 1.9.1 cannot import, yet runs with numpy 1.23. These are its
-        # other dependencies.
-        "onnx": ["onnx==1.14.1", "flatbuffers", "coloredlogs", "sympy", "packaging"],
-        "test": ["pytest>=7", "pytest-timeout", "onnx==1.14.1", "flatbuffers", "coloredlogs", "sympy", "packaging"],
-        "docs": ["sphinx==8.2.3", "sphinx-gallery==0.19.0", "furo==2024.8.6"],  # sphinx 8.2 needs Python >= 3.11
+        "onnx": ONNX,
+        "tensorboard": ["tensorboard"],  # to view the event files every run writes (no dependency to write them)
+        "test": ["pytest>=7", "pytest-timeout", "tensorboard"] + ONNX,
+        "docs": ["sphinx==8.2.3", "sphinx-gallery==0.19.0", "furo==2024.8.6"] + ONNX,  # the tutorials export to ONNX
     },
     classifiers=[
         "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
 )

@@ -12,20 +12,24 @@ _FIRST = "mxnet" not in _sys.modules
 if _FIRST:
     _os.environ.setdefault("OMP_NUM_THREADS", str(len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else _os.cpu_count()))
 
+from .numpy_names import restore as _restore_numpy_names  # noqa: E402
+
+_restore_numpy_names()  # before MXNet or GluonCV first reads numpy
+
 try:
     import mxnet as _mx  # noqa: F401
 except ImportError as _err:  # pragma: no cover - exercised in a subprocess test
+    if _err.name == "distutils":  # gone from the standard library since Python 3.12
+        raise ImportError("MXNet 1.9.1 imports distutils, which this Python provides only through "
+                          "setuptools: pip install setuptools") from None
+    if _err.name != "mxnet":
+        raise
     raise ImportError(
-        "gluon_tricks needs MXNet 1.9.1, which is not installed.\n"
-        "  CPU:            pip install 'gluon_tricks[cpu]'   (or: pip install mxnet==1.9.1 'numpy<1.24')\n"
-        "  GPU, CUDA 11.2: pip install 'gluon_tricks[cu112]' (or: pip install mxnet-cu112==1.9.1 'numpy<1.24')\n"
+        "gluon_tricks needs MXNet 1.9.1, which is not installed. Install gluon_tricks with an extra that brings it,\n"
+        "as the README's set-up does (uv, because MXNet declares numpy<2 and overrides.txt lifts that):\n"
+        "  CPU:            pip install uv && python -m uv pip install --override overrides.txt 'gluon_tricks[cpu]'\n"
+        "  GPU, CUDA 11.2: pip install uv && python -m uv pip install --override overrides.txt 'gluon_tricks[cu112]'\n"
         "(original error: %s)" % _err
-    ) from None
-except AttributeError as _err:  # pragma: no cover - numpy >= 1.24 removed aliases MXNet 1.9.1 uses
-    import numpy as _np
-    raise ImportError(
-        "MXNet 1.9.1 does not work with numpy %s (it needs numpy<1.24): "
-        "pip install 'numpy<1.24'  (original error: %s)" % (_np.__version__, _err)
     ) from None
 
 from .machine import enable_amx as _enable_amx  # noqa: E402

@@ -42,6 +42,17 @@ def test_baseline_recipe_learns_fashion_mnist(tmp_path):
     kinds = [r["kind"] for r in read_log(summary["log"])]
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("interval") >= 4
 
+    # TensorBoard reads the same numbers from the event file beside the log.
+    tensorboard = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    events = tensorboard.EventAccumulator(str(run))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("epoch/test_acc")] == \
+        [(r["epoch"] + 1, pytest.approx(r["test_acc"], rel=1e-6)) for r in epochs]
+    intervals = [r for r in read_log(summary["log"]) if r["kind"] == "interval"]
+    assert [(e.step, e.value) for e in events.Scalars("interval/loss")] == \
+        [(r["iter"], pytest.approx(r["loss"], rel=1e-6)) for r in intervals]
+    assert {"interval/lr", "epoch/train_acc", "epoch/img_per_s", "epoch/epoch_time"} <= set(events.Tags()["scalars"])
+
 
 @needs_data
 def test_progressive_resizing_trains_at_each_stages_size_and_evaluates_at_full_size(tmp_path):
@@ -65,9 +76,10 @@ def test_train_cifar_script_runs_and_appends_to_its_log(tmp_path):
     first = train_cifar(*args)
     assert first.returncode == 0, first.stderr
     assert "epoch 1/1" in first.stdout and "final top-1 accuracy" in first.stdout
-    assert train_cifar(*args).returncode == 0
+    assert train_cifar(*args, "--no-tensorboard").returncode == 0
     starts = [r for r in read_log(str(tmp_path / "log.jsonl")) if r["kind"] == "start"]
     assert len(starts) == 2  # appended, not overwritten
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1  # the first run's; the second was told not to
     assert starts[0]["recipe"]["hybridize"] is False
 
 
@@ -105,14 +117,19 @@ def test_help_explains_every_flag():
         assert flag in result.stdout
 
 
-def test_import_without_mxnet_names_the_extra(tmp_path):
-    """A stand-in `mxnet` that fails to import, as on a machine without MXNet."""
+@pytest.mark.parametrize("missing,says", [
+    ("mxnet", ["gluon_tricks[cpu]", "gluon_tricks[cu112]", "overrides.txt"]),
+    ("distutils", ["imports distutils", "pip install setuptools"]),  # Python 3.12+ without setuptools
+])
+def test_import_without_mxnet_or_distutils_says_what_to_install(missing, says, tmp_path):
+    """A stand-in `mxnet` whose import fails as it does on a machine without the module."""
     (tmp_path / "mxnet").mkdir()
-    (tmp_path / "mxnet" / "__init__.py").write_text("raise ImportError('No module named mxnet')\n")
+    (tmp_path / "mxnet" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named '%s'\", name=%r)\n" % (missing, missing))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
     result = subprocess.run([sys.executable, "-c", "import gluon_tricks"], capture_output=True, text=True, env=env)
     assert result.returncode != 0
-    assert "gluon_tricks[cpu]" in result.stderr and "gluon_tricks[cu112]" in result.stderr
+    assert all(text in result.stderr for text in says), result.stderr
     assert result.stderr.count("Traceback") == 1  # one short chain, not MXNet's internals
 
 

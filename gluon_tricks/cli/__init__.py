@@ -81,6 +81,9 @@ def add_run_arguments(parser):
     parser.add_argument("--resume", action="store_true",
                         help="continue the newest checkpoint in --save-dir with the recipe saved there")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and CI)")
+    parser.add_argument("--no-tensorboard", action="store_true",
+                        help="no TensorBoard event files in --save-dir (written by default: tensorboard --logdir "
+                             "runs/ shows every run's curves side by side)")
 
 
 def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
@@ -102,7 +105,8 @@ def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
         build_model(recipe.model, **recipe.network_settings())  # unknown names and settings fail here, before any data is read
         print("training %s  (lr %.4g, batch %d, save dir %s)" % (
             recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
-        summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start)
+        summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start,
+                      tensorboard=not args.no_tensorboard)
         if summary["rank"] == 0:
             print("final top-1 accuracy %.4f (best %.4f at epoch %d) in %.1f min of training; log %s, plot %s" % (
                 summary["final_test_acc"], summary["best_test_acc"], summary["best_epoch"],

@@ -17,7 +17,7 @@ from .checkpoint import CheckpointError, Checkpoints, atomic_text, atomic_write
 from .config import Recipe
 from .ema import Lookahead, WeightEMA
 from .evaluation import recompute_bn_stats
-from .report import JsonLog, plot_curves
+from .report import EventLog, JsonLog, plot_curves
 from .step import Meter
 from ..errors import BadInput, UserError
 
@@ -201,15 +201,16 @@ class Checkpointer(Hook):
 
 
 class Reporter(Hook):
-    """The progress bar, the JSON-lines log (only worker 0 writes), the curves' PNG and one line
-    per epoch. Reading the interval's loss is the loop's only regular host sync, and where a
-    diverged run is stopped."""
+    """The progress bar, the JSON-lines log and its TensorBoard twin (only worker 0 writes), the
+    curves' PNG and one line per epoch. Reading the interval's loss is the loop's only regular host
+    sync, and where a diverged run is stopped."""
 
-    def __init__(self, run, progress=True):
+    def __init__(self, run, progress=True, tensorboard=True):
         from tqdm import tqdm
         self.tqdm = tqdm
         self.progress = progress and run.chief
         self.log = JsonLog(os.path.join(run.recipe.save_dir, "log.jsonl") if run.chief else None)
+        self.events = EventLog(run.recipe.save_dir if run.chief and tensorboard else None)
         self.plot = os.path.join(run.recipe.save_dir, "curves.png")
         self.interval, self.bar = Meter(), None
 
@@ -248,7 +249,7 @@ class Reporter(Hook):
                   "lr": run.lr, "img_per_s": speed, "data_wait": run.data_time / elapsed}
         if run.stepper.scaler:
             record.update(loss_scale=run.stepper.scaler.scale, skipped_steps=run.stepper.scaler.skipped)
-        self.log.write(record)
+        self.write(record)
         self.bar.set_postfix(loss="%.3f" % mean_loss, acc="%.3f" % acc, lr="%.3g" % run.lr, ips="%.0f" % speed)
         self.interval.reset()
         self.tic, run.data_time = now, 0.0
@@ -257,7 +258,7 @@ class Reporter(Hook):
         self.bar.close()
         if run.stepper.scaler:
             record.update(loss_scale=run.stepper.scaler.scale, skipped_steps=run.stepper.scaler.skipped)
-        self.log.write(record)
+        self.write(record)
         if not run.chief:
             return
         plot_curves(self.log.path, self.plot)
@@ -272,8 +273,12 @@ class Reporter(Hook):
             line += "  (%d undecodable images skipped)" % record["skipped_images"]
         self.tqdm.write(line) if self.progress else print(line, flush=True)
 
+    def write(self, record):
+        self.log.write(record)
+        self.events.write(record)
+
     def end(self, run, summary):
-        summary.update(log=self.log.path, plot=self.plot)
+        summary.update(log=self.log.path, plot=self.plot, events=self.events.path)
 
 
 class BNRecompute(Hook):
@@ -290,11 +295,11 @@ class BNRecompute(Hook):
             atomic_write(os.path.join(run.recipe.save_dir, "bn_recomputed.params"), run.net.save_parameters)
 
 
-def recipe_hooks(run, progress=True):
+def recipe_hooks(run, progress=True, tensorboard=True):
     """The hooks a recipe switches on, in the order they run at each point."""
     hooks = [LookaheadHook(run)] if run.recipe.lookahead_every else []
     hooks += [EMAHook(run, run.recipe.ema_decay)] if run.recipe.ema_decay else []
-    hooks += [BestWeights(), Reporter(run, progress), Checkpointer(run)]
+    hooks += [BestWeights(), Reporter(run, progress, tensorboard), Checkpointer(run)]
     if run.recipe.bn_recompute_batches:
         hooks.append(BNRecompute(run.recipe.bn_recompute_batches))
     return hooks

@@ -109,7 +109,7 @@ def unfused_under_bf16(recipe):
     return dataclasses.replace(recipe, model_kwargs=dict(recipe.model_kwargs, fused_bn_relu=False))
 
 
-def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()):
+def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=(), tensorboard=True):
     """Train ``recipe`` to the end; returns a summary dict. Everything it writes goes to ``recipe.save_dir``.
 
     ``resume=True`` continues from the newest checkpoint in ``save_dir`` (or starts fresh if none).
@@ -117,6 +117,7 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     (optionally) an optimizer-state file written elsewhere (GluonCV's ``--resume-*`` flags).
     ``contexts`` overrides the devices ``recipe.gpus`` names (tests use ``[mx.cpu(0), mx.cpu(1)]``).
     ``hooks`` run after the recipe's own (see :mod:`gluon_tricks.train.hooks`).
+    ``tensorboard=False`` writes no TensorBoard event files beside log.jsonl.
     Under a dist_* kvstore or Horovod every worker trains; only worker 0 writes the log, plots and checkpoints,
     and every worker resumes from ``save_dir`` (so it must be shared, or copied to each machine)."""
     recipe = recipe.validate() if isinstance(recipe, Recipe) else Recipe.from_dict(recipe).validate()
@@ -135,13 +136,13 @@ def fit(recipe, progress=True, resume=False, contexts=None, start=None, hooks=()
     lock = lock_run_dir(recipe.save_dir) if reduction.rank == 0 else None  # a second run here stops now
     try:
         with stop_when_disk_full(recipe.save_dir):
-            return _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start, hooks)
+            return _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start, hooks, tensorboard)
     finally:
         if lock:
             lock.close()
 
 
-def _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start, hooks):
+def _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start, hooks, tensorboard):
     """``fit`` once its checks have passed and this process holds the run directory."""
     run = TrainingRun(recipe, reduction.devices(ctxs), reduction, loaders)
     os.makedirs(recipe.save_dir, exist_ok=True)
@@ -153,7 +154,7 @@ def _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start,
     if run.steps_per_epoch < 1:
         raise BadInput("an epoch has %d batches, fewer than accumulate=%d" % (len(run.train_loader), recipe.accumulate))
     schedule = Schedule.from_recipe(recipe, run.steps_per_epoch, reduction.workers)
-    run.hooks = recipe_hooks(run, progress) + list(hooks)
+    run.hooks = recipe_hooks(run, progress, tensorboard) + list(hooks)
     checkpointer = next(h for h in run.hooks if isinstance(h, Checkpointer))
     run.resumed = bool(resume and checkpointer.restore(run))
     if not run.resumed and start:

@@ -1,7 +1,27 @@
-"""Run records: an append-only JSON-lines log and a PNG of its curves."""
+"""Run records: an append-only JSON-lines log, the same numbers as TensorBoard event files, and a
+PNG of the curves."""
 import errno
 import json
 import os
+import socket
+import struct
+import time
+
+
+def append(path, data):
+    """Appends bytes in one write; on a full disk the file is cut back to where it was, so a resumed
+    run never trips on half a record."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "short write", path)
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 class JsonLog:
@@ -14,20 +34,87 @@ class JsonLog:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
     def write(self, record):
-        if not self.path:
+        if self.path:
+            append(self.path, (json.dumps(record, sort_keys=True) + "\n").encode())
+
+
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        for _ in range(8):
+            n = (n >> 1) ^ 0x82F63B78 if n & 1 else n >> 1
+        table.append(n)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def masked_crc32c(data):
+    """TFRecord's checksum: CRC-32C (Castagnoli), rotated and offset."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number, payload):
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def encode_event(wall_time, step, scalars=None, file_version=None):
+    """One tensorflow.Event message: wall_time (1, double), step (2, int64), file_version (3) or a
+    summary (5) of simple_value scalars (Summary.value = 1; Value.tag = 1, simple_value = 2)."""
+    event = b"\x09" + struct.pack("<d", wall_time) + b"\x10" + _varint(step)
+    if file_version:
+        event += _field(3, file_version.encode())
+    if scalars:
+        values = b"".join(_field(1, _field(1, tag.encode()) + b"\x15" + struct.pack("<f", value))
+                          for tag, value in scalars.items())
+        event += _field(5, values)
+    return event
+
+
+def tfrecord(data):
+    """TFRecord framing: length, its checksum, the data, its checksum."""
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+class EventLog:
+    """The log's records as TensorBoard scalars, in an event file of its own per process (so a
+    resumed run adds a file beside the first): each interval's numbers under ``interval/`` at its
+    iteration, each epoch's under ``epoch/`` at the number of epochs done. ``folder=None`` writes
+    nothing. Written here, with no TensorFlow or tensorboard package needed to write it."""
+    STEPS = {"interval": ("iter", 0), "epoch": ("epoch", 1)}  # record kind: (its step field, offset)
+    NOT_SCALARS = {"kind", "epoch", "iter", "epoch_float"}
+
+    def __init__(self, folder):
+        self.path = None
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            self.path = os.path.join(folder, "events.out.tfevents.%010d.%s.%d" % (time.time(), socket.gethostname(),
+                                                                                  os.getpid()))
+            append(self.path, tfrecord(encode_event(time.time(), 0, file_version="brain.Event:2")))
+
+    def write(self, record):
+        if not self.path or record.get("kind") not in self.STEPS:
             return
-        line = (json.dumps(record, sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            size = os.lseek(fd, 0, os.SEEK_END)
-            try:
-                if os.write(fd, line) != len(line):
-                    raise OSError(errno.ENOSPC, "short write", self.path)
-            except OSError:  # a full disk: no half line for a resumed run to trip on
-                os.ftruncate(fd, size)
-                raise
-        finally:
-            os.close(fd)
+        field, offset = self.STEPS[record["kind"]]
+        scalars = {"%s/%s" % (record["kind"], k): float(v) for k, v in sorted(record.items())
+                   if k not in self.NOT_SCALARS and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        append(self.path, tfrecord(encode_event(time.time(), int(record[field]) + offset, scalars)))
 
 
 def read_log(path):
