@@ -66,7 +66,7 @@ setup(
         "cu112": ["mxnet-cu112==1.9.1"],
         "onnx": ONNX,
         "tensorboard": ["tensorboard"],  # to view the event files every run writes (no dependency to write them)
-        "test": ["pytest>=7", "pytest-timeout", "tensorboard"] + ONNX,
+        "test": ["pytest>=7", "pytest-timeout", "tensorboard", "wheel"] + ONNX,  # wheel: test_wheel builds one
         "docs": ["sphinx==8.2.3", "sphinx-gallery==0.19.0", "furo==2024.8.6"] + ONNX,  # the tutorials export to ONNX
     },
     classifiers=[

@@ -32,6 +32,10 @@ except ImportError as _err:  # pragma: no cover - exercised in a subprocess test
         "(original error: %s)" % _err
     ) from None
 
+from .numpy_names import restore_recordio as _restore_recordio  # noqa: E402
+
+_restore_recordio(_mx.recordio)
+
 from .machine import enable_amx as _enable_amx  # noqa: E402
 
 if _FIRST:  # an MXNet imported earlier may have run an operator, which fixes oneDNN's ISA for good

@@ -36,6 +36,28 @@ def export(predictor, prefix, onnx=True, opset=None):
     return paths
 
 
+def restore_onnx_mapping(onnx):
+    """MXNet 1.9.1's ONNX exporter reads ``onnx.mapping`` (its numpy <-> tensor type tables), which
+    onnx removed in 1.16; rebuilt from ``onnx.helper`` where it is missing. Returns whether it was."""
+    if hasattr(onnx, "mapping"):
+        return False
+    import sys
+    import types
+    to_numpy = {}
+    for tensor_type in sorted(onnx.TensorProto.DataType.values()):
+        try:
+            to_numpy[tensor_type] = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor_type))
+        except (KeyError, TypeError, ValueError):  # UNDEFINED and types numpy cannot hold
+            continue
+    mapping = types.ModuleType("onnx.mapping", "numpy <-> ONNX tensor types, as onnx < 1.16 gave them")
+    mapping.TENSOR_TYPE_TO_NP_TYPE = to_numpy
+    mapping.NP_TYPE_TO_TENSOR_TYPE = {}
+    for tensor_type, dtype in to_numpy.items():  # the first (standard) type of each numpy dtype
+        mapping.NP_TYPE_TO_TENSOR_TYPE.setdefault(dtype, tensor_type)
+    onnx.mapping = sys.modules["onnx.mapping"] = mapping
+    return True
+
+
 def to_onnx(symbol, params, shape, path, opset=None):
     """ONNX through mxnet.onnx, batch axis dynamic; weights are stored as initializers only (not
     also as graph inputs), so runtimes can fold constants."""
@@ -43,8 +65,9 @@ def to_onnx(symbol, params, shape, path, opset=None):
         import onnx
         from mxnet import onnx as mx_onnx
     except ImportError as err:  # a ValueError: the scripts report it in one line
-        raise BadInput("ONNX export needs the onnx package: pip install 'onnx==1.14.1' (%s), or pass --no-onnx"
-                       % err) from None
+        raise BadInput("ONNX export needs the onnx package: pip install onnx (the onnx extra) (%s), or pass "
+                       "--no-onnx" % err) from None
+    restore_onnx_mapping(onnx)
     kwargs = {"opset_version": opset} if opset else {}
     mx_onnx.export_model(symbol, params, [(1,) + tuple(shape)], [np.float32], path, dynamic=True,
                          dynamic_input_shapes=[(None,) + tuple(shape)], **kwargs)

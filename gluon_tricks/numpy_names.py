@@ -1,4 +1,5 @@
-"""The numpy names MXNet 1.9.1 and GluonCV read that newer numpy releases removed.
+"""The numpy names MXNet 1.9.1 and GluonCV read that newer numpy releases removed, and the two
+MXNet functions that call a removed numpy method.
 
 MXNet 1.9.1 binds numpy attributes at import (``mxnet/numpy/utils.py``, ``fallback.py``) that numpy
 1.24 and 2.0 took away. Nothing in MXNet's compiled library depends on numpy's version, so putting
@@ -10,6 +11,8 @@ Only missing names are set: a name numpy still has, even through a deprecation w
 numpy defines it.
 """
 import math
+import numbers
+import struct
 import warnings
 
 
@@ -72,3 +75,35 @@ def restore(module=None):
     for name in restored:
         setattr(module, name, NAMES[name])
     return restored
+
+
+def restore_recordio(recordio):
+    """``mxnet.recordio.pack`` (for array labels) and ``pack_img`` call ``ndarray.tostring``, which
+    numpy 2.3 removed and whose type takes no new methods: where it is gone, both are replaced by
+    the same record format written with ``tobytes``. Returns whether they were."""
+    import numpy
+    if hasattr(numpy.ndarray, "tostring"):
+        return False
+
+    def pack(header, s):
+        header = recordio.IRHeader(*header)
+        if isinstance(header.label, numbers.Number):
+            header = header._replace(flag=0)
+        else:  # the labels go before the payload, their count in flag
+            label = numpy.asarray(header.label, dtype=numpy.float32)
+            header, s = header._replace(flag=label.size, label=0), label.tobytes() + s
+        return struct.pack(recordio._IR_FORMAT, *header) + s
+
+    def pack_img(header, img, quality=95, img_fmt=".jpg"):
+        import cv2
+        kind = img_fmt.upper()
+        params = ([cv2.IMWRITE_JPEG_QUALITY, quality] if kind in (".JPG", ".JPEG")
+                  else [cv2.IMWRITE_PNG_COMPRESSION, quality] if kind == ".PNG" else None)
+        ok, buf = cv2.imencode(img_fmt, img, params)
+        if not ok:
+            raise ValueError("OpenCV could not encode the image as %s" % img_fmt)
+        return pack(header, buf.tobytes())
+
+    pack.__doc__, pack_img.__doc__ = recordio.pack.__doc__, recordio.pack_img.__doc__
+    recordio.pack, recordio.pack_img = pack, pack_img
+    return True

@@ -10,7 +10,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from conftest import TRAIN_CIFAR, needs_data, train_cifar
+from conftest import PLAIN_MXNET, TRAIN_CIFAR, needs_data, train_cifar
 
 from gluon_tricks.train import Recipe, fit
 from gluon_tricks.train.checkpoint import CheckpointError, Checkpoints
@@ -199,7 +199,7 @@ def test_bfloat16_training_loss_falls(tmp_path):
 def test_fused_bn_relu_loses_gradients_under_bf16():
     """MXNet 1.9.1's bug that ``unfused_under_bf16`` works around, in plain MXNet: if this fails, MXNet no
     longer drops them and bf16 runs may keep the fused layer."""
-    code = ("import sys, mxnet as mx\n"
+    code = (PLAIN_MXNET + "import sys, mxnet as mx\n"
             "from mxnet.contrib import amp\n"
             "from mxnet.gluon import nn\n"
             "if sys.argv[1] == 'bfloat16': amp.init(target_dtype='bfloat16')\n"

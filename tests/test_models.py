@@ -5,6 +5,7 @@ import os
 import mxnet as mx
 import numpy as np
 import pytest
+from conftest import PLAIN_MXNET
 
 from gluon_tricks import get_model
 from gluon_tricks.models import ResNet, UnknownModel, WeightsMismatch, builder, model_settings
@@ -318,7 +319,7 @@ def test_training_step_of_a_cifar_resnet_runs_no_reference_kernels_in_pooling_or
     import sys
     script = tmp_path / "step.py"
     script.write_text(
-        "import sys, mxnet as mx\n"
+        PLAIN_MXNET + "import sys, mxnet as mx\n"  # MXNet first, as before gluon_tricks is imported
         "from mxnet import autograd, gluon\n"
         "from gluon_tricks import get_model\n"
         "net = get_model('cifar_resnet20_v1b', classes=10)\n"

@@ -94,3 +94,20 @@ def test_mxnet_runs_on_this_numpy():
     assert fallback.alltrue([True, False]) == False  # noqa: E712  (MXNet's binding of a restored name)
     x = mx.nd.array(numpy.arange(6, dtype="float32").reshape(2, 3))
     assert (x * 2).sum().asscalar() == 30.0
+
+
+def test_recordio_packs_array_labels_and_images_on_this_numpy():
+    """MXNet's pack and pack_img call ndarray.tostring (gone since numpy 2.3): replaced there, and
+    what they write reads back through MXNet's own unpack."""
+    import mxnet as mx
+    from mxnet import recordio
+    replaced = not hasattr(numpy.ndarray, "tostring")
+    assert (recordio.pack.__module__ == "gluon_tricks.numpy_names") == replaced
+    header, payload = recordio.unpack(recordio.pack(recordio.IRHeader(0, [1.5, 2.0, 7.0], 3, 0), b"data"))
+    assert header.flag == 3 and header.label.tolist() == [1.5, 2.0, 7.0] and header.id == 3 and payload == b"data"
+    header, payload = recordio.unpack(recordio.pack(recordio.IRHeader(0, 4.0, 9, 0), b"x"))
+    assert header.flag == 0 and header.label == 4.0 and payload == b"x"
+    img = (numpy.arange(8 * 8 * 3) % 251).astype("uint8").reshape(8, 8, 3)
+    header, back = recordio.unpack_img(recordio.pack_img(recordio.IRHeader(0, 2.0, 1, 0), img, img_fmt=".png"))
+    assert header.label == 2.0 and numpy.array_equal(back, img)  # PNG: lossless
+    assert mx.recordio.pack is recordio.pack

@@ -13,6 +13,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 from PIL import Image
+from conftest import PLAIN_MXNET
 
 from gluon_tricks.data.augment import (Augment, jitter_image, lighting_shift, normalise_into, random_resized_crop_box,
                                        transform_image)
@@ -96,7 +97,8 @@ def test_files_from_mxnets_im2rec_feed_our_pipelines(folder, tmp_path):
         for i in range(4):
             os.link(folder / c / ("%d.jpg" % i), clean / c / ("%d.jpg" % i))
     for args in (["--list", "--recursive", prefix, str(clean)], ["--num-thread", "1", prefix, str(clean)]):
-        subprocess.run([sys.executable, im2rec, *args], check=True, capture_output=True)
+        run_im2rec = PLAIN_MXNET + "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+        subprocess.run([sys.executable, "-c", run_im2rec, im2rec, *args], check=True, capture_output=True)
     for pipe in (RecordPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2),
                  ThreadedPipeline(prefix + ".rec", 4, SMALL, train=False, classes=2)):
         ys = np.concatenate([y.asnumpy() for _, y in pipe.epoch()])
