@@ -48,7 +48,7 @@ setup(
     entry_points={"console_scripts": ["gt-%s = gluon_tricks.cli.%s:main.command" % (name.replace("_", "-"), name)
                                       for name in ("train_imagenet", "train_cifar", "evaluate", "classify", "export",
                                                    "benchmark", "ablate", "pack", "zoo")]
-                  + ["gt-launch = gluon_tricks.cli.launch:main"]},
+                  + ["gt-launch = gluon_tricks.cli.launch:main", "gt-horovodrun = gluon_tricks.cli.launch:horovodrun"]},
     # MXNet itself is an extra: the CPU and CUDA wheels are different distributions.
     install_requires=[
         # MXNet 1.9.1 declares numpy<2; overrides.txt lifts that for uv, and gluon_tricks restores

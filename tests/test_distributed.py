@@ -113,8 +113,9 @@ needs_horovod = pytest.mark.skipif(not HOROVOD, reason="Horovod not built here (
 
 
 def horovodrun(workers, *command, timeout=600):
-    """Horovod's own launcher, Gloo over loopback, all workers on this machine."""
-    launcher = shutil.which("horovodrun") or os.path.join(os.path.dirname(sys.executable), "horovodrun")
+    """Horovod's own launcher through gt-horovodrun (numpy names put back first), Gloo over loopback,
+    all workers on this machine."""
+    launcher = shutil.which("gt-horovodrun") or os.path.join(os.path.dirname(sys.executable), "gt-horovodrun")
     return subprocess.run([launcher, "-np", str(workers), "-H", "localhost:%d" % workers, "--gloo",
                            "--network-interface", "lo", *map(str, command)], capture_output=True, text=True,
                           timeout=timeout)

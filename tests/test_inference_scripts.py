@@ -94,7 +94,7 @@ def with_odd_bn(net, shape, rng, path):
 
 
 def test_export_of_a_resnet_d_gives_onnx_outputs_equal_to_mxnet(tmp_path):
-    pytest.importorskip("onnxruntime", reason="onnxruntime is installed by .ci/run (pip --no-deps)")
+    pytest.importorskip("onnxruntime", reason="onnxruntime comes with the test extra")
     import mxnet as mx
     import numpy as np
     import onnx

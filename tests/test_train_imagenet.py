@@ -136,6 +136,12 @@ def test_the_commands_are_installed_and_run():
     launch = os.path.join(os.path.dirname(command), "gt-launch")
     run = subprocess.run([launch, "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "gt-launch -n 2 -s 1" in run.stdout and "--num-servers" in run.stdout
+    run = subprocess.run([os.path.join(os.path.dirname(command), "gt-horovodrun"), "--help"], capture_output=True,
+                         text=True, timeout=120)
+    if "not installed" in run.stderr:  # without Horovod: one line that says how to build it
+        assert run.returncode == 2 and "install_horovod.sh" in run.stderr and "Traceback" not in run.stderr
+    else:
+        assert run.returncode == 0 and "--gloo" in run.stdout
 
 
 # GluonCV's published commands for the paper's other networks (dmlc/web-data, gluoncv/logs/classification/

@@ -91,3 +91,18 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: os._exit(_failed[0] if _failed else 128 + signal.SIGTERM))
     sys.argv = [mxnet_launcher()] + argv
     runpy.run_path(sys.argv[0], run_name="__main__")
+
+
+def horovodrun(argv=None):
+    """``gt-horovodrun``: Horovod's ``horovodrun`` with the same options, started after the numpy names
+    MXNet 1.9.1 reads are put back. horovodrun checks that Horovod's MXNet extension was built by
+    importing it (and MXNet with it) in a forked child; on numpy 1.24 and later that import fails
+    and horovodrun says "Gloo support has not been built"."""
+    import gluon_tricks  # noqa: F401  (restores the names, in this process and so in its forks)
+    try:
+        from horovod.runner.launch import run_commandline
+    except ImportError:
+        sys.stderr.write("gt-horovodrun: Horovod is not installed; build it with scripts/install_horovod.sh\n")
+        return 2
+    sys.argv = ["horovodrun"] + list(sys.argv[1:] if argv is None else argv)
+    return run_commandline()
