@@ -57,3 +57,11 @@ def test_no_folder_writes_nothing(tmp_path):
     log = EventLog(None)
     log.write({"kind": "epoch", "epoch": 0, "test_acc": 0.5})
     assert log.path is None and list(tmp_path.iterdir()) == []
+
+
+def test_two_logs_in_one_folder_and_second_get_a_file_each(tmp_path):
+    first, second = EventLog(str(tmp_path)), EventLog(str(tmp_path))
+    first.write({"kind": "epoch", "epoch": 0, "test_acc": 0.5})
+    second.write({"kind": "epoch", "epoch": 1, "test_acc": 0.75})  # a resumed run, say
+    assert first.path != second.path and len(list(tmp_path.glob("events.out.tfevents.*"))) == 2
+    assert scalars(tmp_path)["epoch/test_acc"] == [(1, 0.5), (2, 0.75)]

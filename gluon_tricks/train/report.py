@@ -1,6 +1,7 @@
 """Run records: an append-only JSON-lines log, the same numbers as TensorBoard event files, and a
 PNG of the curves."""
 import errno
+import itertools
 import json
 import os
 import socket
@@ -99,13 +100,14 @@ class EventLog:
     nothing. Written here, with no TensorFlow or tensorboard package needed to write it."""
     STEPS = {"interval": ("iter", 0), "epoch": ("epoch", 1)}  # record kind: (its step field, offset)
     NOT_SCALARS = {"kind", "epoch", "iter", "epoch_float"}
+    _files = itertools.count()  # this process's event files, so two runs in one second get two
 
     def __init__(self, folder):
         self.path = None
         if folder:
             os.makedirs(folder, exist_ok=True)
-            self.path = os.path.join(folder, "events.out.tfevents.%010d.%s.%d" % (time.time(), socket.gethostname(),
-                                                                                  os.getpid()))
+            self.path = os.path.join(folder, "events.out.tfevents.%010d.%s.%d.%d" % (
+                time.time(), socket.gethostname(), os.getpid(), next(self._files)))
             append(self.path, tfrecord(encode_event(time.time(), 0, file_version="brain.Event:2")))
 
     def write(self, record):
