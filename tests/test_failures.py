@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import needs_data, train_cifar
+from conftest import TRAIN_CIFAR, needs_data, train_cifar
 
 from gluon_tricks.cli import main_guard
 from gluon_tricks.errors import BadInput, InputNotFound, UserError
@@ -105,6 +105,56 @@ def test_a_killed_runs_lock_goes_with_it(tmp_path):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     lock_run_dir(str(tmp_path)).close()  # free again, as --resume needs
+
+
+def test_the_holders_name_is_cleared_when_the_run_lets_go(tmp_path):
+    lock_run_dir(str(tmp_path)).close()
+    assert (tmp_path / ".lock").read_text() == ""  # no dead process named to the next reader
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS])
+def test_a_file_system_that_cannot_lock_lets_the_run_go_on_with_one_line(code, tmp_path, monkeypatch, capsys):
+    from gluon_tricks.train import checkpoint
+
+    def no_locks(f, how):  # what flock answers on NFS without lockd, or on some FUSE and SMB mounts
+        raise OSError(code, os.strerror(code))
+    monkeypatch.setattr(checkpoint.fcntl, "flock", no_locks)
+    lock = lock_run_dir(str(tmp_path))
+    err = capsys.readouterr().err
+    assert "cannot lock files (%s)" % os.strerror(code) in err and err.count("\n") == 1
+    lock_run_dir(str(tmp_path)).close()  # a second one too: nothing can tell them apart
+    lock.close()
+
+
+def test_any_other_lock_failure_keeps_its_traceback(tmp_path, monkeypatch):
+    from gluon_tricks.train import checkpoint
+
+    def broken(f, how):
+        raise OSError(errno.EIO, "Input/output error")
+    monkeypatch.setattr(checkpoint.fcntl, "flock", broken)
+    with pytest.raises(OSError) as err:
+        lock_run_dir(str(tmp_path))
+    assert err.value.errno == errno.EIO and not isinstance(err.value, UserError)
+
+
+def _read_only_mount_works():
+    return shutil.which("unshare") and subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs -o ro none /mnt"],
+        capture_output=True).returncode == 0
+
+
+@needs_data
+@pytest.mark.skipif(not _read_only_mount_works(), reason="needs a private mount namespace (unshare -m, as root) "
+                    "to make a read-only directory, since root ignores file modes")
+def test_a_read_only_save_dir_is_one_line(tmp_path):
+    """The directory is a read-only tmpfs mounted in a mount namespace of the run's own."""
+    script = "mount -t tmpfs -o ro none \"$1\" && shift && exec \"$@\""
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", str(tmp_path),
+                             sys.executable, TRAIN_CIFAR, *SMALL_RUN, "--save-dir", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "cannot write to the save dir %s (Read-only file system)" % (tmp_path / "run") in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_full_disk_while_logging_leaves_no_half_line(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ import time
 
 from ..zoo.store import sha1_of
 from ..errors import BadInput, UserError, reason
+from ..notice import notice
 
 
 class CheckpointError(BadInput):
@@ -34,16 +35,50 @@ class DiskFull(UserError):
     """The disk filled while a run wrote its files; the message names the intact checkpoint."""
 
 
+# flock's answers where the file system cannot lock at all: NFS without lockd, some FUSE and SMB mounts.
+NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
+
+
+class RunDirLock:
+    """The lock :func:`lock_run_dir` holds; ``close()`` clears the holder's name and lets go."""
+
+    def __init__(self, file, locked):
+        self.file, self.locked = file, locked
+
+    def close(self):
+        if self.file is None:
+            return
+        if self.locked:
+            with contextlib.suppress(OSError):  # a name left behind only misleads the next reader
+                self.file.seek(0)
+                self.file.truncate()
+        self.file.close()
+        self.file = None
+
+
 def lock_run_dir(run_dir):
-    """An exclusive lock on ``run_dir``, held while the returned file stays open. Two runs on one
-    directory would interleave their logs and overwrite each other's checkpoints, so the second
-    refuses, naming the first. The kernel drops the lock when its holder exits or is killed, so a
-    killed run never blocks ``--resume``."""
-    os.makedirs(run_dir, exist_ok=True)
-    f = open(os.path.join(run_dir, ".lock"), "a+")
+    """An exclusive lock on ``run_dir``, held until ``close()``. Two runs on one directory would
+    interleave their logs and overwrite each other's checkpoints, so the second refuses, naming
+    the first. The kernel drops the lock when its holder exits or is killed, so a killed run
+    never blocks ``--resume``. Only a live holder refuses: where the file system cannot lock
+    (NO_LOCKS), the run goes on after one line saying so; on NFS mounted ``nolock`` the lock
+    holds within one machine only."""
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        f = open(os.path.join(run_dir, ".lock"), "a+")
+    except OSError as err:
+        raise BadInput("cannot write to the save dir %s (%s): give another --save-dir"
+                       % (run_dir, err.strerror or err)) from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as err:
+        if err.errno in NO_LOCKS:
+            notice("%s: this file system cannot lock files (%s), so nothing stops a second run on this save dir"
+                   % (run_dir, os.strerror(err.errno)))
+            return RunDirLock(f, locked=False)
+        if err.errno not in (errno.EAGAIN, errno.EWOULDBLOCK):
+            f.close()
+            raise
         f.seek(0)
         holder = f.read().strip() or "a process that has not written its name yet"
         f.close()
@@ -53,7 +88,7 @@ def lock_run_dir(run_dir):
     f.truncate()
     f.write("pid %d on %s, started %s" % (os.getpid(), socket.gethostname(), time.strftime("%Y-%m-%d %H:%M:%S")))
     f.flush()
-    return f
+    return RunDirLock(f, locked=True)
 
 
 def _disk_full(err):
