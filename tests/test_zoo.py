@@ -164,21 +164,34 @@ def test_offline_mode_never_touches_the_network_but_shipped_models_still_load(pu
     assert repo.hits == {} and net.classes[9] == "Ankle boot" and net(mx.nd.zeros((1, 1, 28, 28))).shape == (1, 10)
 
 
-def test_our_models_come_from_their_folder_else_from_a_mirror_in_gluoncvs_layout(repo, tmp_path, monkeypatch):
+def test_our_models_come_from_their_folder_and_a_damaged_copy_says_how_to_restore_it(repo, tmp_path, monkeypatch):
+    """This project's weights are on no mirror: a damaged or missing shipped copy is one line that says
+    how to restore it, and no mirror is asked; a good copy put in the cache by hand is used."""
     folder = tmp_path / "model_zoo" / "ours_resnet20"
     folder.mkdir(parents=True)
     sha1, out = _weights(folder / "ours_resnet20.params")
+    good = (folder / "ours_resnet20.params").read_bytes()
     stem = "ours_resnet20-" + sha1[:8]
-    repo.publish(stem, zip_of(stem + ".params", (folder / "ours_resnet20.params").read_bytes()))
+    repo.publish(stem, zip_of(stem + ".params", good))  # were a mirror to have it, it must still not be asked
     zoo.add_manifest({"inputs": {"tiny": TINY_INPUTS}, "models": [_entry("ours_resnet20", sha1, source=str(folder))]})
     monkeypatch.setenv("MXNET_GLUON_REPO", repo.url)
-    cache = str(tmp_path / "cache")
+    cache = tmp_path / "cache"
     try:
-        np.testing.assert_allclose(get_model("ours_resnet20", True, root=cache)(X).asnumpy(), out, rtol=1e-5)
-        assert repo.hits == {}  # the shipped copy, checked, no network
+        np.testing.assert_allclose(get_model("ours_resnet20", True, root=str(cache))(X).asnumpy(), out, rtol=1e-5)
         (folder / "ours_resnet20.params").write_bytes(b"damaged")
-        np.testing.assert_allclose(get_model("ours_resnet20", True, root=cache)(X).asnumpy(), out, rtol=1e-5)
-        assert repo.hits == {"/gluon/models/%s.zip" % stem: 1}  # a damaged copy is not used: the mirror serves it
+        with pytest.raises(zoo.ZooError, match="has sha1 %s, not the published %s: the weights of ours_resnet20, "
+                                               "which come with gluon_tricks and are on no mirror, are damaged; "
+                                               "restore them by reinstalling gluon_tricks, or from a source "
+                                               "checkout: git checkout -- " % (hashlib.sha1(b"damaged").hexdigest(), sha1)):
+            get_model("ours_resnet20", True, root=str(cache))
+        (folder / "ours_resnet20.params").unlink()
+        with pytest.raises(zoo.ZooError, match="ours_resnet20.params is missing: the weights of ours_resnet20"):
+            get_model("ours_resnet20", True, root=str(cache))
+        assert repo.hits == {}
+        cache.mkdir()
+        (cache / (stem + ".params")).write_bytes(good)  # restored by hand into the cache
+        np.testing.assert_allclose(get_model("ours_resnet20", True, root=str(cache))(X).asnumpy(), out, rtol=1e-5)
+        assert repo.hits == {}
     finally:
         zoo.remove_manifests()
 

@@ -23,14 +23,25 @@ def cache_dir():
 
 
 def weights_file(entry, root=None):
-    """The verified .params file of a published ``entry``: the copy shipped in this repository if
-    it is intact, else the cache ``root`` (default $MXNET_HOME/models, which GluonCV shares),
-    downloading it when missing (see :mod:`gluon_tricks.zoo.store`)."""
+    """The verified .params file of a published ``entry``. This project's models come with the
+    package (a wheel's gluon_tricks/zoo/published/, a checkout's model_zoo/) and are on no mirror:
+    the shipped copy, else a copy put in the cache by hand, else one line on how to restore them.
+    GluonCV's come from the cache ``root`` (default $MXNET_HOME/models, which GluonCV shares),
+    downloaded when missing (see :mod:`gluon_tricks.zoo.store`)."""
+    root = root or cache_dir()
     bundled = entry.bundled
-    if bundled and os.path.isfile(bundled):
-        if store.matches(store.sha1_of(bundled), entry.checksum):
+    if bundled:
+        if os.path.isfile(bundled) and store.matches(store.sha1_of(bundled), entry.checksum):
             return bundled
-        notice("%s does not have the published sha1 %s; fetching a fresh copy" % (bundled, entry.checksum))
+        cached = os.path.join(root, store.file_name(entry.name, entry.checksum) + ".params")
+        if os.path.isfile(cached) and store.matches(store.sha1_of(cached), entry.checksum):
+            return cached
+        damage = ("is missing" if not os.path.isfile(bundled) else "has sha1 %s, not the published %s"
+                  % (store.sha1_of(bundled), entry.checksum))
+        raise store.ZooError(
+            "%s %s: the weights of %s, which come with gluon_tricks and are on no mirror, are damaged; restore "
+            "them by reinstalling gluon_tricks, or from a source checkout: git checkout -- %s"
+            % (bundled, damage, entry.name, os.path.join(entry.source, entry.name + ".params")))
     if not entry.sha1:
         notice("%s version %s: only the first 8 hex digits of its sha1 are published, so only those are checked"
                % (entry.name, entry.tag))
@@ -38,7 +49,7 @@ def weights_file(entry, root=None):
     if sys.stderr.isatty():
         from tqdm import tqdm
         progress = functools.partial(tqdm, unit="B", unit_scale=True, leave=False)
-    return store.fetch(entry.name, entry.checksum, root or cache_dir(), progress=progress)
+    return store.fetch(entry.name, entry.checksum, root, progress=progress)
 
 
 PUBLISHED = ("gluoncv", "zoo", "true")  # "the published weights of the model itself"
