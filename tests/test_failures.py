@@ -233,3 +233,31 @@ def test_a_run_on_a_disk_that_fills_stops_in_one_line_and_resumes_after_space_is
     assert records[0]["kind"] == "start" and any(r["kind"] == "epoch" for r in records)
     assert (out / "second.rc").read_text().strip() == "0", (out / "second.err").read_text()[-3000:]
     assert "final top-1 accuracy" in (out / "second.out").read_text()
+
+
+def _interrupt(tmp_path, after, *args):
+    """Start a training run, wait for a line of its output that starts with ``after``, press Ctrl-C."""
+    run = subprocess.Popen([sys.executable, TRAIN_CIFAR, *args, "--save-dir", str(tmp_path), "--no-progress"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in run.stdout:
+            if line.startswith(after):
+                run.send_signal(signal.SIGINT)
+                break
+        out, err = run.communicate(timeout=300)
+    finally:
+        run.kill()
+    return run.returncode, err
+
+
+@needs_data
+def test_ctrl_c_says_whether_a_checkpoint_exists(tmp_path):
+    longer = ["--epochs", "30", "--warmup-epochs", "0", "--train-samples", "512", "--test-samples", "128",
+              "--batch-size", "64", "--mode", "imperative"]
+    code, err = _interrupt(tmp_path / "early", "training ", *longer)  # before the first epoch ends
+    assert code == 130 and "Traceback" not in err, err[-2000:]
+    assert "interrupted before the first checkpoint: none exists yet" in err
+    code, err = _interrupt(tmp_path / "later", "epoch 2/30", *longer)  # the first epoch's checkpoint is on disk
+    assert code == 130 and "Traceback" not in err, err[-2000:]
+    assert "interrupted; the checkpoint %s" % (tmp_path / "later" / "checkpoints" / "iter-") in err
+    assert "is intact: --resume continues from it" in err

@@ -105,8 +105,11 @@ def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
         build_model(recipe.model, **recipe.network_settings())  # unknown names and settings fail here, before any data is read
         print("training %s  (lr %.4g, batch %d, save dir %s)" % (
             recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
-        summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start,
-                      tensorboard=not args.no_tensorboard)
+        try:
+            summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start,
+                          tensorboard=not args.no_tensorboard)
+        except KeyboardInterrupt:
+            raise Interrupted(interrupted_run(recipe.save_dir)) from None
         if summary["rank"] == 0:
             print("final top-1 accuracy %.4f (best %.4f at epoch %d) in %.1f min of training; log %s, plot %s" % (
                 summary["final_test_acc"], summary["best_test_acc"], summary["best_epoch"],
@@ -198,9 +201,28 @@ def _run_reporting_errors(parser, body):
         parser.exit(2, "%s: error: %s\n" % (parser.prog, str(err).strip().splitlines()[0]))
     except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
         sys.stdout = open(os.devnull, "w")
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted; the last completed epoch's checkpoint is intact\n")
+    except KeyboardInterrupt as err:
+        sys.stderr.write("%s\n" % (str(err) or "interrupted"))
         sys.exit(130)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what it left behind."""
+
+
+def interrupted_run(save_dir):
+    """What a training run stopped by Ctrl-C leaves: the checkpoint --resume continues from, or none."""
+    from ..train.checkpoint import Checkpoints
+    try:
+        found = Checkpoints(save_dir).latest()
+    except (OSError, UserError):
+        found = None
+    if not found:
+        return "interrupted before the first checkpoint: none exists yet, so --resume would start from the beginning"
+    path, meta = found
+    epoch, batch = meta["state"]["epoch"], meta["state"]["batch"]
+    where = "after epoch %d" % epoch if not batch else "epoch %d, batch %d" % (epoch + 1, batch)
+    return "interrupted; the checkpoint %s (%s) is intact: --resume continues from it" % (path, where)
 
 
 def add_weights_arguments(parser):
