@@ -20,7 +20,7 @@ from .zoo import lookup
 from .zoo import names as zoo_names
 from .train import Recipe, fit
 from .train.report import read_log
-from .errors import BadInput, UserError
+from .errors import RUN_FAILED, BadInput, UserError
 
 # The paper's baseline (Section 2): step decay (/10 at 1/4, 1/2 and 3/4 of training: epochs 30,
 # 60, 90 of 120), no warmup, plain cross-entropy, decay on every weight; the model is the A
@@ -155,6 +155,7 @@ def run_grid(rows, seeds, out, progress=False, echo=print, hooks=list, record=No
 
 class RunsFailed(UserError, RuntimeError):
     """Runs trained in workers failed; each one's traceback is in its output.txt."""
+    status = RUN_FAILED
 
 
 def _fit_to_file(recipe):

@@ -6,8 +6,17 @@ Each subclass also derives from the builtin a library caller would expect (``Val
 ``FileNotFoundError``), so ``except ValueError`` around a library call still catches it."""
 
 
+# The scripts' exit statuses (docs/scripts.rst): 0 done; 1 a bug (a traceback); 2 a usage error (a flag,
+# recipe value or name that cannot work, a file or folder that is not there); 3 the data, disk or run
+# failed (unreadable data, a damaged checkpoint or weights file, a full disk, a save dir in use,
+# training diverged); 130 interrupted.
+USAGE, RUN_FAILED, INTERRUPTED = 2, 3, 130
+
+
 class UserError(Exception):
-    """Something the user can fix; its message says what and how, in its first line."""
+    """Something the user can fix; its message says what and how, in its first line. ``status`` is
+    the scripts' exit status for it."""
+    status = USAGE
 
 
 class BadInput(UserError, ValueError):

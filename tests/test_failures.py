@@ -86,7 +86,7 @@ def test_a_second_run_on_the_same_save_dir_refuses_naming_the_first(tmp_path):
         result = train_cifar(*SMALL_RUN, "--save-dir", str(tmp_path))
     finally:
         held.close()
-    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.returncode == 3, result.stderr[-2000:]  # the run cannot go on here: not a usage error
     assert "is in use by another run (pid %d on" % os.getpid() in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "log.jsonl").exists() and not (tmp_path / "checkpoints").exists()
@@ -221,7 +221,7 @@ def test_a_run_on_a_disk_that_fills_stops_in_one_line_and_resumes_after_space_is
     subprocess.run(["unshare", "-Urm", "sh", "-c", script], cwd=ROOT, timeout=900, check=True)
     out = tmp_path / "out"
     first_err = (out / "first.err").read_text()
-    assert (out / "first.rc").read_text().strip() == "2", first_err[-3000:]
+    assert (out / "first.rc").read_text().strip() == "3", first_err[-3000:]  # the disk, not a usage error
     assert "Traceback" not in first_err
     error_lines = [line for line in first_err.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and "no space left on the disk holding" in error_lines[0]
@@ -261,3 +261,36 @@ def test_ctrl_c_says_whether_a_checkpoint_exists(tmp_path):
     assert code == 130 and "Traceback" not in err, err[-2000:]
     assert "interrupted; the checkpoint %s" % (tmp_path / "later" / "checkpoints" / "iter-") in err
     assert "is intact: --resume continues from it" in err
+
+
+SCRIPTS = os.path.join(ROOT, "scripts")
+
+
+@pytest.mark.parametrize("script,args,says", [
+    ("train_cifar.py", ["--model", "resnet50_v1x"], "did you mean"),
+    ("train_imagenet.py", ["--model", "resnet50_v1x", "--rec-train", "x.rec", "--rec-val", "y.rec", "--use-rec"],
+     "did you mean"),
+    ("evaluate.py", ["--run", "/nonexistent/run"], "/nonexistent/run"),
+    ("classify.py", ["--run", "/nonexistent/run", "/nonexistent/a.jpg"], "/nonexistent"),
+    ("export.py", ["--run", "/nonexistent/run", "--output", "out/m"], "/nonexistent/run"),
+    ("benchmark.py", ["--model", "resnet50_v1x"], "did you mean"),
+    ("ablate.py", ["--base", "/nonexistent/base.yaml"], "/nonexistent/base.yaml"),
+    ("pack.py", ["/nonexistent/images", "out/x"], "/nonexistent/images"),
+    ("zoo.py", ["download", "resnet50_v1x"], "resnet50_v1x"),
+])
+def test_each_script_ends_a_usage_error_with_status_2_in_one_line(script, args, says, tmp_path):
+    result = subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *args], capture_output=True, text=True,
+                            cwd=str(tmp_path), timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if "error:" in line]) == 1
+
+
+@needs_data
+def test_a_diverged_run_ends_with_status_3(tmp_path):
+    result = train_cifar("--epochs", "2", "--warmup-epochs", "0", "--train-samples", "512", "--test-samples", "128",
+                         "--batch-size", "64", "--lr", "1e30", "--log-interval", "2", "--no-progress",
+                         "--save-dir", str(tmp_path))
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "training loss is nan" in result.stderr.lower() and "lower --lr" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -11,7 +11,7 @@ import traceback
 
 from ..quantize import CALIB_MODES
 from ..train import Recipe
-from ..errors import BadInput, UserError
+from ..errors import INTERRUPTED, BadInput, UserError
 
 
 def _comma_floats(text):
@@ -175,7 +175,8 @@ def write_json(path, report, indent=2):
 
 
 def main_guard(parser, body):
-    """Run ``body()``; a user error ends the program with ``prog: error: <one line>`` and status 2.
+    """Run ``body()``; a user error ends the program with ``prog: error: <one line>`` and its status
+    (:mod:`gluon_tricks.errors`: 2 usage, 3 data, disk or run failed; 130 interrupted; 1 a bug).
 
     Set GLUON_TRICKS_DEBUG=1 to get the full traceback instead. A failing dist_sync worker exits
     at once: a normal exit would wait in the kvstore's shutdown barrier for the other workers."""
@@ -198,12 +199,12 @@ def _run_reporting_errors(parser, body):
     except UserError as err:
         if os.environ.get("GLUON_TRICKS_DEBUG"):
             raise
-        parser.exit(2, "%s: error: %s\n" % (parser.prog, str(err).strip().splitlines()[0]))
+        parser.exit(err.status, "%s: error: %s\n" % (parser.prog, str(err).strip().splitlines()[0]))
     except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
         sys.stdout = open(os.devnull, "w")
     except KeyboardInterrupt as err:
         sys.stderr.write("%s\n" % (str(err) or "interrupted"))
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
 
 
 class Interrupted(KeyboardInterrupt):

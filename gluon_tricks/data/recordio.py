@@ -10,7 +10,7 @@ import struct
 import numpy as np
 
 from ..notice import notice
-from ..errors import BadInput
+from ..errors import RUN_FAILED, USAGE, BadInput, InputNotFound
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 RECORD_MAGIC = 0xced7230a  # dmlc RecordIO
@@ -18,7 +18,13 @@ IR_HEADER = struct.Struct("<IfQQ")  # MXNet's IRHeader: flag, label, id, id2
 
 
 class RecordFileError(BadInput):
-    """A .rec/.idx/.lst file is missing, truncated or inconsistent."""
+    """A .rec/.idx/.lst file is truncated or inconsistent."""
+    status = RUN_FAILED
+
+
+class RecordFileMissing(RecordFileError, InputNotFound):
+    """A .rec/.idx/.lst file or image folder named is not there."""
+    status = USAGE
 
 
 def classes_path(prefix):
@@ -29,7 +35,7 @@ def scan_folder(root):
     """``(entries, classes)`` for ``root/<class>/<image>``: class ids follow sorted folder names,
     images sorted within a class; entries are ``(index, label, path relative to root)``."""
     if not os.path.isdir(root):
-        raise RecordFileError("image folder %s does not exist" % root)
+        raise RecordFileMissing("image folder %s does not exist" % root)
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     if not classes:
         raise RecordFileError("%s has no class folders; expected root/<class>/<image>" % root)
@@ -47,7 +53,7 @@ def scan_folder(root):
 def read_lst(path):
     """Entries ``(index, label, relpath)`` of an im2rec ``.lst`` file (index, label(s), path; tab-separated)."""
     if not os.path.isfile(path):
-        raise RecordFileError("list file %s does not exist" % path)
+        raise RecordFileMissing("list file %s does not exist" % path)
     entries = []
     with open(path) as f:
         for n, line in enumerate(f, 1):
@@ -189,10 +195,10 @@ def scan_records(rec, idx=None, extents=False):
     ``extents=True`` adds each image's ``(byte offset, length)`` (None for a record MXNet split
     in parts), so a reader can fetch it in one call."""
     if not os.path.isfile(rec):
-        raise RecordFileError("record file %s does not exist" % rec)
+        raise RecordFileMissing("record file %s does not exist" % rec)
     idx = idx or os.path.splitext(rec)[0] + ".idx"
     if not os.path.isfile(idx):
-        raise RecordFileError("index file %s for %s does not exist; rebuild it with scripts/pack.py"
+        raise RecordFileMissing("index file %s for %s does not exist; rebuild it with scripts/pack.py"
                               % (idx, rec))
     offsets = read_idx(idx)
     if not offsets:

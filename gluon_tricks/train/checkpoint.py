@@ -19,20 +19,23 @@ import socket
 import time
 
 from ..zoo.store import sha1_of
-from ..errors import BadInput, UserError, reason
+from ..errors import RUN_FAILED, BadInput, UserError, reason
 from ..notice import notice
 
 
 class CheckpointError(BadInput):
     """A checkpoint is missing, truncated or corrupt; the message names the file."""
+    status = RUN_FAILED
 
 
 class RunDirInUse(UserError):
     """Another live process trains into the same directory."""
+    status = RUN_FAILED
 
 
 class DiskFull(UserError):
     """The disk filled while a run wrote its files; the message names the intact checkpoint."""
+    status = RUN_FAILED
 
 
 # flock's answers where the file system cannot lock at all: NFS without lockd, some FUSE and SMB mounts.

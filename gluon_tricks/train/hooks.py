@@ -19,11 +19,12 @@ from .ema import Lookahead, WeightEMA
 from .evaluation import recompute_bn_stats
 from .report import EventLog, JsonLog, plot_curves
 from .step import Meter
-from ..errors import BadInput, UserError
+from ..errors import RUN_FAILED, BadInput, UserError
 
 
 class TrainingDiverged(UserError, RuntimeError):
     """The training loss became NaN or infinite."""
+    status = RUN_FAILED
 
 
 class Hook:

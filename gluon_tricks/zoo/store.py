@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from ..errors import BadInput
+from ..errors import RUN_FAILED, BadInput
 
 GLUONCV_REPO = "https://apache-mxnet.s3-accelerate.dualstack.amazonaws.com/"
 OFFLINE_ENV = "GLUON_TRICKS_OFFLINE"
@@ -26,6 +26,7 @@ class ZooError(BadInput):
 
 class ChecksumError(ZooError):
     """A file's sha1 is not the published one (the bad file is removed)."""
+    status = RUN_FAILED
 
 
 def repo_url():
