@@ -13,7 +13,7 @@ import time
 import mxnet as mx
 
 from ..machine import machine_info
-from .checkpoint import CheckpointError, Checkpoints, atomic_text, atomic_write
+from .checkpoint import Checkpoints, atomic_text, atomic_write
 from .config import Recipe
 from .ema import Lookahead, WeightEMA
 from .evaluation import recompute_bn_stats
@@ -154,13 +154,13 @@ class Checkpointer(Hook):
         path, meta = found
         workers = run.reduction.workers
         if meta.get("workers", 1) != workers:  # the data order of every step depends on it
-            raise CheckpointError("%s was written by a job of %d worker(s); resume it with the same number, not %d"
-                                  % (path, meta.get("workers", 1), workers))
+            raise BadInput("%s was written by a job of %d worker(s); resume it with the same number, not %d"
+                       % (path, meta.get("workers", 1), workers))
         saved = Recipe.from_dict(meta["recipe"]).to_dict()
         changed = sorted(k for k, v in run.recipe.to_dict().items() if k not in RESUMABLE_CHANGES and saved[k] != v)
         if changed:
-            raise CheckpointError("--resume continues the recipe saved in %s, but these fields differ: %s; "
-                                  "drop those flags or start a new --save-dir" % (path, ", ".join(changed)))
+            raise BadInput("--resume continues the recipe saved in %s, but these fields differ: %s; "
+                           "drop those flags or start a new --save-dir" % (path, ", ".join(changed)))
         run.net.load_parameters(os.path.join(path, "model.params"), ctx=run.ctxs)
         run.trainer.load_states(os.path.join(path, "trainer.states"))
         for name, (_, load) in run.hook_files().items():
