@@ -118,9 +118,10 @@ def speed_per_cpu(plt, out):
     bars = {}  # (cpu, label) -> ratio: the newest record wins
     for r in _records(os.path.join(HERE, "results", "trainer_vs_gluoncv.jsonl")):
         a = r["args"]
-        bars[(_cpu(r), "%s, %d px: ours / GluonCV's loop" % (a["model"], a["size"]))] = r["ratio"]
+        model = "%s, %d px, %d classes" % (a["model"], a["size"], a["classes"])  # the head changes the ratio
+        bars[(_cpu(r), "%s: ours / GluonCV's loop" % model)] = r["ratio"]
         if "ours+" in r["img_per_s"]:
-            bars[(_cpu(r), "%s, %d px, fused BN+ReLU: ours / GluonCV's loop" % (a["model"], a["size"]))] = \
+            bars[(_cpu(r), "%s, fused BN+ReLU: ours / GluonCV's loop" % model)] = \
                 r["img_per_s"]["ours+"] / r["img_per_s"]["gluoncv"]
     for r in _records(os.path.join(HERE, "results", "pytorch_compare.jsonl")):
         a = r["args"]
