@@ -237,8 +237,11 @@ def test_a_run_on_a_disk_that_fills_stops_in_one_line_and_resumes_after_space_is
 
 def _interrupt(tmp_path, after, *args):
     """Start a training run, wait for a line of its output that starts with ``after``, press Ctrl-C."""
+    # A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored: give the run
+    # the terminal's default, as in a user's foreground process.
     run = subprocess.Popen([sys.executable, TRAIN_CIFAR, *args, "--save-dir", str(tmp_path), "--no-progress"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in run.stdout:
             if line.startswith(after):

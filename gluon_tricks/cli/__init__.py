@@ -103,9 +103,9 @@ def train_main(parser, args, make_recipe, start=None, default_save_dir=None):
                 base = Recipe.load(saved)
         recipe = make_recipe(base)
         build_model(recipe.model, **recipe.network_settings())  # unknown names and settings fail here, before any data is read
-        print("training %s  (lr %.4g, batch %d, save dir %s)" % (
-            recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
-        try:
+        try:  # from the first line a user sees, Ctrl-C says what it leaves
+            print("training %s  (lr %.4g, batch %d, save dir %s)" % (
+                recipe.short(), recipe.effective_lr(), recipe.batch_size, recipe.save_dir), flush=True)
             summary = fit(recipe, progress=not args.no_progress, resume=args.resume, start=start,
                           tensorboard=not args.no_tensorboard)
         except KeyboardInterrupt:
