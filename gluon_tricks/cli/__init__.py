@@ -216,8 +216,8 @@ def interrupted_run(save_dir):
     from ..train.checkpoint import Checkpoints
     try:
         found = Checkpoints(save_dir).latest()
-    except (OSError, UserError):
-        found = None
+    except (OSError, UserError) as err:
+        return "interrupted; the newest checkpoint cannot be read (%s)" % str(err).splitlines()[0]
     if not found:
         return "interrupted before the first checkpoint: none exists yet, so --resume would start from the beginning"
     path, meta = found

@@ -155,7 +155,7 @@ class Checkpointer(Hook):
         workers = run.reduction.workers
         if meta.get("workers", 1) != workers:  # the data order of every step depends on it
             raise BadInput("%s was written by a job of %d worker(s); resume it with the same number, not %d"
-                       % (path, meta.get("workers", 1), workers))
+                           % (path, meta.get("workers", 1), workers))
         saved = Recipe.from_dict(meta["recipe"]).to_dict()
         changed = sorted(k for k, v in run.recipe.to_dict().items() if k not in RESUMABLE_CHANGES and saved[k] != v)
         if changed:
