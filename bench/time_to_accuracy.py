@@ -118,6 +118,25 @@ def gluoncv_training(save_dir, epochs, batch=128, lr=0.1, seed=0):
                 epoch + 1, record["test_acc"], record["img_per_s"], record["wall_time"]), flush=True)
 
 
+def recipe_work(recipe):
+    """The recipe's work in TFLOP, from its network and schedule (``training_flop``): training, and
+    its evaluations (forward passes over the test set, each TTA view counted)."""
+    from gluon_tricks.data.in_memory import stage_sizes
+    from gluon_tricks.data.loaders import small_sets
+    from gluon_tricks.models import build_architecture
+    from gluon_tricks.models.complexity import complexity, training_flop
+    train, test = small_sets(recipe)
+    _, size, _, channels = train.images.shape  # NHWC
+    net = build_architecture(recipe.model, classes=len(train.classes), **recipe.model_kwargs)
+    sizes = stage_sizes(recipe.train_sizes, recipe.epochs) or [size] * recipe.epochs
+    per_epoch = len(train) // recipe.batch_size * recipe.batch_size  # training drops the last partial batch
+    views = (2 if recipe.tta_flip else 1) * (5 if recipe.tta_shift else 1)
+    evaluations = recipe.epochs - recipe.eval_from + 1
+    evaluation = 2 * complexity(net, (channels, size, size))[1] * len(test) * views * evaluations
+    return {"train_tflop": training_flop(net, channels, sizes, per_epoch) / 1e12, "eval_tflop": evaluation / 1e12,
+            "sizes": sizes, "images_per_epoch": per_epoch}
+
+
 def parse_seeds(text):
     """'0,1,2' or '0-9' (inclusive) or a mix: '0-4,7'."""
     seeds = []
@@ -138,6 +157,7 @@ def main():
     p.add_argument("--no-gluoncv", action="store_true", help="skip GluonCV's recipe (58 min on a 2-core Xeon)")
     p.add_argument("--gluoncv-epochs", type=int, default=15)
     p.add_argument("--out", help="keep the runs here (default: a temporary directory)")
+    p.add_argument("--work-only", action="store_true", help="print the recipe's training and evaluation TFLOP and stop")
     p.add_argument("--gluoncv-run", metavar="DIR", help=argparse.SUPPRESS)  # the child process of GluonCV's side
     args = p.parse_args()
     if args.gluoncv_run:
@@ -145,9 +165,15 @@ def main():
     import gluon_tricks  # noqa: F401
     from gluon_tricks.machine import cpu_flags, machine_info
     try:
-        fields = Recipe.load(args.recipe).to_dict()  # the record keeps what ran, not only a path
+        recipe = Recipe.load(args.recipe)
+        work = recipe_work(recipe)
     except UserError as err:
         sys.exit("time_to_accuracy.py: error: %s" % err)
+    fields = recipe.to_dict()  # the record keeps what ran, not only a path
+    print("work: %.1f TFLOP of training (epochs at %s px, %d images each), %.2f TFLOP of evaluation" % (
+        work["train_tflop"], " ".join(map(str, work["sizes"])), work["images_per_epoch"], work["eval_tflop"]))
+    if args.work_only:
+        return
     out = args.out or tempfile.mkdtemp(prefix="tta-")
     machine = machine_info()
     flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni"}))
@@ -182,8 +208,9 @@ def main():
     over_seeds = seed_summary(finals, [r["wall"] for r in runs if r["side"] == "ours"], TARGETS[-1])
     o = over_seeds
     print("ours over %d seed(s): mean %.2f%% (std %.2f, %.2f-%.2f), %.0f%% of seeds at or above %.0f%%, median "
-          "process wall time %s" % (o["seeds"], 100 * o["mean"], 100 * o["std"], 100 * o["min"], 100 * o["max"],
-                                    100 * o["share_at_target"], 100 * TARGETS[-1], fmt(o["median_wall"])))
+          "process wall time %s for %.1f TFLOP of training" % (
+              o["seeds"], 100 * o["mean"], 100 * o["std"], 100 * o["min"], 100 * o["max"], 100 * o["share_at_target"],
+              100 * TARGETS[-1], fmt(o["median_wall"]), work["train_tflop"]))
     theirs = [time_to_accuracy(r["epochs"], TARGETS) for r in runs if r["side"] == "gluoncv"]
     if theirs and summary[0.93] and theirs[0][0.93]:
         print("time to 93%%: GluonCV %s / ours %s = %.1fx" % (fmt(theirs[0][0.93]), fmt(summary[0.93]),
@@ -194,7 +221,8 @@ def main():
                             "recipe": {"file": os.path.relpath(args.recipe, ROOT), "fields": fields},
                             "runs": [dict(r, milestones={str(k): v for k, v in
                                                          time_to_accuracy(r["epochs"], TARGETS).items()}) for r in runs],
-                            "median": {str(k): v for k, v in summary.items()}, "over_seeds": over_seeds},
+                            "median": {str(k): v for k, v in summary.items()}, "over_seeds": over_seeds,
+                            "work": work},
                            sort_keys=True) + "\n")
 
 

@@ -24,6 +24,16 @@ def test_complexity_matches_a_hand_count_and_resnet50s_published_figures():
     assert macs / 1e9 == pytest.approx(4.09, abs=0.01)  # "4.1 GFLOPs" in He et al.
 
 
+def test_training_flop_is_three_passes_of_each_epochs_multiply_adds_at_its_size():
+    from gluon_tricks.models.complexity import training_flop
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(4, 3, padding=1, in_channels=2), nn.GlobalAvgPool2D(), nn.Dense(5, in_units=4))
+    net.initialize()
+    per_image = {s: 4 * 2 * 9 * s * s + 4 * 5 for s in (6, 8)}  # the conv at every position, then the classifier
+    assert training_flop(net, 2, [6, 6, 8], 100) == 6 * 100 * (2 * per_image[6] + per_image[8])
+    assert training_flop(net, 2, [], 100) == 0
+
+
 def test_without_ops_leaves_exactly_the_other_operators_on_the_same_weights():
     import mxnet as mx
     net = nn.HybridSequential()

@@ -272,6 +272,7 @@ def test_mixup_ema_and_bn_recompute_run_and_report(tmp_path):
     summary = fit(recipe, progress=False)
     epochs = [r for r in read_log(summary["log"]) if r["kind"] == "epoch"]
     assert all(0 <= r["train_acc"] <= 1 and 0 <= r["ema_test_acc"] <= 1 for r in epochs)
+    assert all(0 <= r["test_acc_one_view"] <= 1 for r in epochs)  # with flip TTA, also the image alone
     latest = Checkpoints(str(tmp_path)).latest()[0]
     model, ema = _params(os.path.join(latest, "model.params")), _params(os.path.join(latest, "ema.params"))
     # The average lags the weights (cosine ends at lr 0, so only by a little: compared exactly).

@@ -263,6 +263,9 @@ def test_test_time_views_average_the_mirrored_and_moved_images_by_hand():
         report = accuracy_report(net, Loader(), [mx.cpu()], tta_flip=flip, topk=2, tta_shift=shift)
         assert report["top1"] == pytest.approx((prob.argmax(axis=1) == y).mean())
         assert report["loss"] == pytest.approx(-np.log(prob[np.arange(6), y]).mean(), rel=1e-5)
+        plain = (softmax(x.reshape(6, -1) @ w.T + b).argmax(axis=1) == y).mean()  # the image alone
+        assert report.get("top1_one_view", report["top1"]) == pytest.approx(plain)
+        assert ("top1_one_view" in report) == (len(views) > 1)
 
 
 def test_dtype_checks_say_what_is_missing():

@@ -20,7 +20,7 @@ from ..notice import notice
 from ..zoo import build_net, lookup
 from . import parallel
 from .config import Recipe
-from .evaluation import evaluate
+from .evaluation import accuracy_report, evaluate
 from .checkpoint import lock_run_dir, stop_when_disk_full
 from .hooks import Checkpointer, TrainingDiverged, recipe_hooks
 from .parallel import Reduction
@@ -61,6 +61,16 @@ class TrainingRun:
     def evaluate(self):
         """(top-1, mean cross-entropy) of the network as it is now, with the recipe's test-time views."""
         return evaluate(self.net, self.test_loader, self.ctxs, self.recipe.tta_flip, self.recipe.tta_shift)
+
+    def test_record(self):
+        """An epoch record's test fields: top-1 and loss with the recipe's test-time views, and with
+        several views also the top-1 of the image alone (``test_acc_one_view``)."""
+        report = accuracy_report(self.net, self.test_loader, self.ctxs, self.recipe.tta_flip,
+                                 tta_shift=self.recipe.tta_shift)
+        record = {"test_acc": report["top1"], "test_loss": report["loss"]}
+        if "top1_one_view" in report:
+            record["test_acc_one_view"] = report["top1_one_view"]
+        return record
 
     def call(self, point, *args):
         for hook in self.hooks:
@@ -164,8 +174,8 @@ def _train(recipe, ctxs, precision, reduction, loaders, progress, resume, start,
     for epoch in range(run.state["epoch"], recipe.epochs):
         record = _train_epoch(run, schedule, epoch)
         if recipe.evaluates(epoch):
-            test_acc, test_loss = run.evaluate()
-            record.update(test_acc=test_acc, test_loss=test_loss)
+            record.update(run.test_record())
+            test_acc = record["test_acc"]
         record["wall_time"] = time.time() - process_started()
         run.call("epoch_end", record)
     if test_acc is None:  # resumed a finished run: nothing trained, measure what is there
