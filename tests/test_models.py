@@ -489,6 +489,30 @@ def test_settings_a_network_does_not_have_are_refused_in_one_line():
         get_model("mobilenetv2_1")
 
 
+def test_gluoncv_settings_are_judged_from_signatures_before_anything_is_built(monkeypatch):
+    import gluoncv.model_zoo
+    from gluon_tricks.models import SettingRefused
+    from gluon_tricks.models.gluoncv_built import FAMILIES, NAMES, accepted_settings, family
+
+    def never(*args, **kwargs):
+        raise AssertionError("GluonCV's constructor ran for a refused setting")
+    monkeypatch.setattr(gluoncv.model_zoo, "get_model", never)
+    with pytest.raises(SettingRefused, match="densenet121 .* no setting 'stem'; its settings: bn_size, classes, "
+                                             "dropout, norm_kwargs, norm_layer, params, prefix"):
+        get_model("densenet121", stem="deep")
+    assert {"multiplier", "classes"} <= accepted_settings("mobilenetv3_small")  # from get_mobilenet_v3's signature
+    assert "prefix" not in accepted_settings("xception")  # Xception65 takes no **kwargs for HybridBlock
+    assert not {"pretrained", "ctx", "root"} & accepted_settings("alexnet")  # weights load through our zoo
+    assert family("xception71") == "xception71" and family("se_resnext101e_64x4d") == "se_resnext"
+    assert {family(n) for n in NAMES} == set(FAMILIES)  # every family serves a name, every name a family
+
+    def inside(name, **kwargs):  # an error of GluonCV's own while building
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+    monkeypatch.setattr(gluoncv.model_zoo, "get_model", inside)
+    with pytest.raises(TypeError, match="unsupported operand"):  # not dressed up as the user's mistake
+        get_model("densenet121", classes=3)
+
+
 def test_resnext_is_the_resnet_with_grouped_bottlenecks_and_takes_the_d_switches():
     net = get_model("resnext50_32x4d", stem="deep", down="avg", last_gamma=True)
     unit = net.layer1[0]

@@ -23,20 +23,65 @@ NAMES = (
 DEFAULTS = {name: {"use_aux": False} for name in NAMES if name.startswith("nasnet")}
 
 
+# Where each family's settings go, by name prefix: GluonCV's module, the functions between its registered
+# name and the network (their keyword settings count), and the classes they build (``__init__``'s keyword
+# settings count). The public ``gluoncv.model_zoo.get_model`` builds the network; this table only says, before
+# it runs, which settings it takes.
+FAMILIES = {
+    "alexnet": ("alexnet", ("alexnet",), ("AlexNet",)),
+    "darknet": ("yolo.darknet", ("get_darknet",), ("DarknetV3",)),
+    "googlenet": ("googlenet", ("googlenet",), ("GoogLeNet",)),
+    "xception71": ("xception", ("get_xcetption_71",), ("Xception71",)),
+    "xception": ("xception", ("get_xcetption",), ("Xception65",)),
+    "senet": ("senet", ("get_senet",), ("SENet",)),
+    "densenet": ("densenet", ("get_densenet",), ("DenseNet",)),
+    "vgg": ("vgg", ("get_vgg",), ("VGG",)),
+    "squeezenet": ("squeezenet", ("get_squeezenet",), ("SqueezeNet",)),
+    "mobilenetv3": ("mobilenetv3", ("get_mobilenet_v3",), ("_MobileNetV3",)),
+    "shufflenet_v1": ("shufflenet", ("get_shufflenet_v1",), ("ShuffleNetV1",)),
+    "shufflenet_v2": ("shufflenet", ("get_shufflenet_v2",), ("ShuffleNetV2",)),
+    "resnest": ("resnest", ("resnest50",), ("ResNeSt",)),
+    "resnext": ("resnext", ("get_resnext",), ("ResNext",)),
+    "se_resnext": ("resnext", ("get_resnext",), ("ResNext",)),
+    "nasnet": ("nasnet", ("get_nasnet",), ("NASNetALarge",)),
+    "residualattentionnet": ("residual_attentionnet", ("get_residualAttentionModel",), ("ResidualAttentionModel",)),
+}
+# Not the user's to set: the weights (loaded and checked by gluon_tricks.zoo) and where they would come from.
+_OURS = {"self", "pretrained", "ctx", "root"}
+
+
+def family(name):
+    """The :data:`FAMILIES` key of a GluonCV-built name (the longest prefix that matches)."""
+    return max((f for f in FAMILIES if name.startswith(f)), key=len)
+
+
 @functools.lru_cache(maxsize=None)
-def _constructors():
-    from gluoncv.model_zoo.model_zoo import _models  # imported on first use: gluoncv takes seconds to load
-    return _models
+def accepted_settings(name):
+    """The settings GluonCV's ``name`` takes, read from the signatures of the functions and classes
+    that receive them: their keyword parameters with defaults, and ``prefix``/``params`` where a
+    class hands its ``**kwargs`` to ``HybridBlock``."""
+    import importlib
+    import inspect
+    module, functions, classes = FAMILIES[family(name)]
+    module = importlib.import_module("gluoncv.model_zoo." + module)
+    accepted = set()
+    for target in [getattr(module, f) for f in functions] + [getattr(module, c).__init__ for c in classes]:
+        params = inspect.signature(target).parameters.values()
+        accepted |= {p.name for p in params if p.default is not p.empty}
+        if target.__name__ == "__init__" and any(p.kind is p.VAR_KEYWORD for p in params):
+            accepted |= {"prefix", "params"}
+    return frozenset(accepted - _OURS)
 
 
 def build_gluoncv(name, **settings):
-    """GluonCV's ``name`` with ``settings`` passed to its constructor, uninitialised (weights load
-    through :mod:`gluon_tricks.zoo`, which checks them). A setting it does not take is refused in one line."""
+    """GluonCV's ``name`` from ``gluoncv.model_zoo.get_model`` with ``settings`` passed to its
+    constructor, uninitialised (weights load through :mod:`gluon_tricks.zoo`, which checks them). A
+    setting it does not take is refused in one line before anything is built; an error raised while
+    building is GluonCV's, with its traceback."""
     from .registry import SettingRefused
-    try:
-        return _constructors()[name](pretrained=False, **dict(DEFAULTS.get(name, {}), **settings))
-    except TypeError as err:
-        if "unexpected keyword argument" not in str(err):
-            raise
-        refused = str(err).split("argument")[-1].strip()
-        raise SettingRefused("%s is built by GluonCV, whose constructor has no setting %s" % (name, refused)) from None
+    refused = sorted(set(settings) - accepted_settings(name))
+    if refused:
+        raise SettingRefused("%s is built by GluonCV, whose constructor has no setting %s; its settings: %s" % (
+            name, ", ".join(map(repr, refused)), ", ".join(sorted(accepted_settings(name)))))
+    from gluoncv.model_zoo import get_model  # imported on first use: gluoncv takes seconds to load
+    return get_model(name, pretrained=False, **dict(DEFAULTS.get(name, {}), **settings))
