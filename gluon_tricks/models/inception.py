@@ -11,8 +11,7 @@ numbers at the native 299 px, and any other input size works)."""
 from mxnet.gluon import HybridBlock, nn
 from mxnet.gluon.contrib.nn import HybridConcurrent
 
-from .mobilenet import add_conv_bn, refuse_zero_gamma
-from .resnet import GlobalAvgPool
+from .layers import GlobalAvgPool, add_conv_bn, refuse_zero_gamma
 
 AVG, MAX = "avg", "max"  # a branch's pooling step: 3x3 stride-1 average, or 3x3 stride-2 max
 

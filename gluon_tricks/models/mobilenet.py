@@ -7,49 +7,12 @@ Both are tables of (stride, width) rows scaled by a width ``multiplier``. ``smal
 1 too, so a 32 px image ends at 4x4 (2x2 for v1) instead of 1x1."""
 from mxnet.gluon import HybridBlock, nn
 
-from .resnet import GlobalAvgPool, _norm, fused
-from ..errors import BadInput
+from .layers import GlobalAvgPool, add_conv_bn, refuse_zero_gamma
 
 # MobileNet v1: (depthwise stride, pointwise width) of its 13 separable layers, after a 32-wide stem.
 V1_LAYERS = ((1, 64), (2, 128), (1, 128), (2, 256), (1, 256), (2, 512)) + ((1, 512),) * 5 + ((2, 1024), (1, 1024))
 # MobileNetV2: (expansion t, width c, repeats n, first stride s), the rows of the paper's Table 2.
 V2_ROWS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-
-
-class ReLU6(HybridBlock):
-    """min(max(x, 0), 6): MobileNetV2's activation, which keeps activations in a range low precision holds."""
-
-    def hybrid_forward(self, F, x):
-        return F.clip(x, 0.0, 6.0)
-
-
-class Identity(HybridBlock):
-    """Stands where a fused BN + ReLU's ReLU was, so the children keep GluonCV's indices (and names)."""
-
-    def hybrid_forward(self, F, x):
-        return x
-
-
-def add_conv_bn(seq, channels, kernel=1, stride=1, groups=1, act="relu", norm_layer=nn.BatchNorm, norm_kwargs=None,
-                zero_gamma=False, fused_bn_relu=False, padding=None):
-    """Conv (no bias) + BN [+ activation] appended to ``seq`` as separate children, GluonCV's indexing.
-    ``fused_bn_relu`` runs BN + ReLU as MXNet's one oneDNN operator (the same parameters)."""
-    seq.add(nn.Conv2D(channels, kernel, stride, kernel // 2 if padding is None else padding, groups=groups,
-                      use_bias=False))
-    if act == "relu" and fused_bn_relu:
-        seq.add(_norm(fused(norm_layer), norm_kwargs, zero_gamma), Identity())
-        return
-    seq.add(_norm(norm_layer, norm_kwargs, zero_gamma))
-    if act == "relu":
-        seq.add(nn.Activation("relu"))
-    elif act == "relu6":
-        seq.add(ReLU6())
-
-
-def refuse_zero_gamma(last_gamma, network):
-    if last_gamma:
-        raise BadInput("zero-gamma (last_gamma) starts each residual unit as the identity; %s has no residual "
-                       "units, so it does not apply" % network)
 
 
 class MobileNet(HybridBlock):

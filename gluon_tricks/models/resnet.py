@@ -3,6 +3,7 @@ import re
 
 from mxnet.gluon import HybridBlock, nn
 
+from .layers import GlobalAvgPool, fused, norm, se_scale, squeeze_excite
 from .weights import load_params
 from ..errors import BadInput
 
@@ -43,73 +44,6 @@ def check_choice(name, value, options):
         raise BadInput("%s must be one of %s, got %r" % (name, ", ".join(map(repr, options)), value))
 
 
-def _norm(norm_layer, norm_kwargs, zero_gamma=False):
-    kwargs = dict(norm_kwargs or {})
-    if zero_gamma:
-        kwargs["gamma_initializer"] = "zeros"
-    return norm_layer(**kwargs)
-
-
-def fused(norm_layer):
-    """The BN + ReLU operator for ``norm_layer`` (only plain BatchNorm has one)."""
-    if norm_layer is not nn.BatchNorm:
-        raise BadInput("fused_bn_relu needs norm_layer=BatchNorm (MXNet has no fused %s + ReLU)"
-                       % getattr(norm_layer, "__name__", norm_layer))
-    return nn.BatchNormReLU
-
-
-def _squeeze_excite(channels, conv=False):
-    """SE branch (reduction 16) in GluonCV's two layouts, so se_* weights stay interchangeable:
-    bias-free Dense layers (se_resnet), or 1x1 convolutions with bias (``conv``: se_resnext)."""
-    se = nn.HybridSequential(prefix="")
-    if conv:
-        se.add(nn.Conv2D(channels // 16, 1), nn.Activation("relu"), nn.Conv2D(channels, 1), nn.Activation("sigmoid"))
-    else:
-        se.add(nn.Dense(channels // 16, use_bias=False), nn.Activation("relu"),
-               nn.Dense(channels, use_bias=False), nn.Activation("sigmoid"))
-    return se
-
-
-def global_avg_pool(F, x, pooling_op=False):
-    """Spatial mean of NCHW ``x``, (N, C, 1, 1). Training graphs take it as a reduction: with 128
-    channels or fewer, MXNet 1.9.1's oneDNN ``Pooling(global_pool=True)`` backward hands back its
-    gradient in a layout (acdB16b) that oneDNN has only reference kernels for, so it and every batch
-    norm behind it on the residual path run ~100x slower (cifar_resnet20's step: 2.5x; docs/results/speed.rst
-    "global pooling"). Inference graphs (``pooling_op``) keep the Pooling op, which oneDNN quantizes
-    and ONNX calls GlobalAveragePool. Same numbers either way."""
-    if pooling_op:
-        return F.Pooling(x, kernel=(1, 1), global_pool=True, pool_type="avg")
-    return F.mean(x, axis=(2, 3), keepdims=True)
-
-
-class GlobalAvgPool(HybridBlock):
-    """``nn.GlobalAvgPool2D`` through :func:`global_avg_pool`; no parameters."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.pooling_op = False
-
-    def hybrid_forward(self, F, x):
-        return global_avg_pool(F, x, self.pooling_op)
-
-
-def inference_graph(net):
-    """Switch ``net``'s global poolings to the Pooling op (see :func:`global_avg_pool`) and drop its
-    cached graph; returns ``net``. For graphs that are exported, quantized or only run forward."""
-    def switch(block):
-        if isinstance(block, GlobalAvgPool):
-            block.pooling_op = True
-        if isinstance(block, HybridBlock):
-            block._clear_cached_op()  # the next call traces the switched graph
-    net.apply(switch)
-    return net
-
-
-def _se_scale(F, se, x):
-    w = se(global_avg_pool(F, x))
-    return F.broadcast_mul(x, F.reshape(w, shape=(0, 0, 1, 1)))  # Dense gives (N, C), a 1x1 conv (N, C, 1, 1)
-
-
 def make_downsample(out_channels, stride, avg, norm_layer, norm_kwargs):
     """Projection shortcut. ResNet-D (avg=True) pools first so the 1x1 conv sees every pixel."""
     down = nn.HybridSequential(prefix="")
@@ -117,7 +51,7 @@ def make_downsample(out_channels, stride, avg, norm_layer, norm_kwargs):
         down.add(nn.AvgPool2D(pool_size=stride, strides=stride, ceil_mode=True, count_include_pad=False))
         stride = 1
     down.add(nn.Conv2D(out_channels, kernel_size=1, strides=stride, use_bias=False))
-    down.add(_norm(norm_layer, norm_kwargs))
+    down.add(norm(norm_layer, norm_kwargs))
     return down
 
 
@@ -159,11 +93,11 @@ class ResidualUnit(HybridBlock):
                 # MXNet 1.9.1's oneDNN cannot train a grouped convolution next to a BatchNormReLU ("could not
                 # create a primitive descriptor iterator" in backward): a ResNeXt unit keeps its pairs apart
                 fuse = fused_bn_relu and not last and cardinality == 1
-                setattr(self, "bn%d" % i, _norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs,
+                setattr(self, "bn%d" % i, norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs,
                                                  zero_gamma=last and last_gamma))
                 if not last:
                     setattr(self, "relu%d" % i, None if fuse else nn.Activation("relu"))
-            self.se = _squeeze_excite(widths[-1], se_conv) if use_se else None
+            self.se = squeeze_excite(widths[-1], se_conv) if use_se else None
             self.downsample = downsample
 
     def hybrid_forward(self, F, x):
@@ -177,7 +111,7 @@ class ResidualUnit(HybridBlock):
             elif not self._bn_after_add:
                 out = getattr(self, "bn%d" % i)(out)
         if self.se is not None:
-            out = _se_scale(F, self.se, out)
+            out = se_scale(F, self.se, out)
         out = out + (self.downsample(x) if self.downsample is not None else x)
         if self._bn_after_add:
             out = getattr(self, "bn%d" % self._depth)(out)
@@ -242,7 +176,7 @@ class ResNet(HybridBlock):
         with self.name_scope():
             self.conv1 = self._stem(stem, stem_channels, small_input, norm_layer, norm_kwargs)
             fuse = fused_bn_relu and stem_relu
-            self.bn1 = _norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs)
+            self.bn1 = norm(fused(norm_layer) if fuse else norm_layer, norm_kwargs)
             self.relu = nn.Activation("relu") if stem_relu and not fuse else None
             self.maxpool = None if small_input else nn.MaxPool2D(pool_size=3, strides=2, padding=1)
             in_channels = stem_channels
@@ -272,9 +206,9 @@ class ResNet(HybridBlock):
             return nn.Conv2D(width, kernel_size=k, strides=stride, padding=k // 2, use_bias=False)
         seq = nn.HybridSequential(prefix="conv1")
         half = width // 2
-        seq.add(nn.Conv2D(half, 3, stride, 1, use_bias=False), _norm(norm_layer, norm_kwargs),
+        seq.add(nn.Conv2D(half, 3, stride, 1, use_bias=False), norm(norm_layer, norm_kwargs),
                 nn.Activation("relu"), nn.Conv2D(half, 3, 1, 1, use_bias=False),
-                _norm(norm_layer, norm_kwargs), nn.Activation("relu"),
+                norm(norm_layer, norm_kwargs), nn.Activation("relu"),
                 nn.Conv2D(width, 3, 1, 1, use_bias=False))
         return seq
 

@@ -5,7 +5,8 @@ so GluonCV's v2 parameter files load as they are.
 """
 from mxnet.gluon import HybridBlock, nn
 
-from .resnet import GlobalAvgPool, _norm, _se_scale, _squeeze_excite, check_choice, stage_plan
+from .layers import GlobalAvgPool, norm, se_scale, squeeze_excite
+from .resnet import check_choice, stage_plan
 
 
 class PreActUnit(HybridBlock):
@@ -23,12 +24,12 @@ class PreActUnit(HybridBlock):
         self._preact_shortcut = shortcut_from == "preact"
         with self.name_scope():
             for i, (k, width) in enumerate(zip(kernels, widths), start=1):
-                setattr(self, "bn%d" % i, _norm(norm_layer, norm_kwargs,
+                setattr(self, "bn%d" % i, norm(norm_layer, norm_kwargs,
                                                 zero_gamma=last_gamma and i == self._depth))
                 setattr(self, "conv%d" % i, nn.Conv2D(
                     width, kernel_size=k, strides=stride if i - 1 == stride_at else 1,
                     padding=k // 2, use_bias=False))
-            self.se = _squeeze_excite(widths[-1]) if use_se else None
+            self.se = squeeze_excite(widths[-1]) if use_se else None
             self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else None  # before the last conv (WRN)
             self.downsample = None
             if project:
@@ -52,7 +53,7 @@ class PreActUnit(HybridBlock):
                 out = self.drop(out)
             out = getattr(self, "conv%d" % i)(out)
         if self.se is not None:
-            out = _se_scale(F, self.se, out)
+            out = se_scale(F, self.se, out)
         return out + shortcut
 
 
@@ -79,14 +80,14 @@ class PreActResNet(HybridBlock):
         stem_channels = stem_channels or channels[0]
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
-            self.features.add(_norm(norm_layer, dict(norm_kwargs or {}, scale=False, center=False)))
+            self.features.add(norm(norm_layer, dict(norm_kwargs or {}, scale=False, center=False)))
             if small_input:
                 self.features.add(nn.Conv2D(stem_channels, 3, 1, 1, use_bias=False))
                 if stem_bn:
-                    self.features.add(_norm(norm_layer, norm_kwargs))
+                    self.features.add(norm(norm_layer, norm_kwargs))
             else:
                 self.features.add(nn.Conv2D(stem_channels, 7, 2, 3, use_bias=False),
-                                  _norm(norm_layer, norm_kwargs), nn.Activation("relu"),
+                                  norm(norm_layer, norm_kwargs), nn.Activation("relu"),
                                   nn.MaxPool2D(3, 2, 1))
             in_channels = stem_channels
             for i, (planes, count) in enumerate(zip(channels, layers)):
@@ -98,7 +99,7 @@ class PreActResNet(HybridBlock):
                         stage.add(PreActUnit(planes, stride if j == 0 else 1, project, **unit))
                 in_channels = planes * expansion
                 self.features.add(stage)
-            self.features.add(_norm(norm_layer, norm_kwargs), nn.Activation("relu"),
+            self.features.add(norm(norm_layer, norm_kwargs), nn.Activation("relu"),
                               GlobalAvgPool(), nn.Flatten())
             self.output = nn.Dense(classes)
 
