@@ -28,7 +28,7 @@ def measure(args):
     from gluon_tricks.machine import gemm_gflops
     from gluon_tricks.train import Precision, Recipe
     from gluon_tricks.train.step import Stepper, build_loss, build_trainer
-    from gluon_tricks.zoo import build_net
+    from gluon_tricks.zoo import ready_network
     precision = Precision(args.dtype).activate()
     ctx = [mx.cpu()]
     gflops = gemm_gflops(4096, 5, args.dtype)  # the GEMM limit of this dtype
@@ -36,7 +36,7 @@ def measure(args):
     x = mx.nd.random.uniform(shape=(args.batch, args.channels, args.size, args.size))
     y = mx.nd.array([i % 10 for i in range(args.batch)])
     recipe = Recipe(model=args.model, batch_size=args.batch, dtype=args.dtype, lr=0.01)
-    net = precision.prepare(build_net(args.model, 10, x[:1], ctx, **json.loads(args.model_kwargs)))
+    net = precision.prepare(ready_network(args.model, 10, x[:1], ctx, **json.loads(args.model_kwargs)))
     trainer = build_trainer(recipe, net, precision=precision)
     stepper = Stepper(recipe, net, trainer, build_loss(recipe), ctx, 10, precision=precision)
 

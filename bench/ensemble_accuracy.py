@@ -21,7 +21,7 @@ import mxnet as mx  # noqa: E402
 from gluon_tricks import get_model  # noqa: E402
 from gluon_tricks.data import build_test_loader  # noqa: E402
 from gluon_tricks.machine import machine_info  # noqa: E402
-from gluon_tricks.models.ensemble import Ensemble, build_members  # noqa: E402
+from gluon_tricks.models.ensemble import Ensemble, scoped_members  # noqa: E402
 from gluon_tricks.train import Recipe  # noqa: E402
 
 RECORD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ensemble_accuracy.jsonl")
@@ -35,7 +35,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if len(args.models) < 2:
         p.error("an ensemble needs two or more models")
-    nets = build_members(lambda name: get_model(name, pretrained=True), args.models)
+    nets = scoped_members(lambda name: get_model(name, pretrained=True), args.models)
     ensemble = Ensemble(nets)
     ensemble.hybridize(static_alloc=True)
     loader = build_test_loader(Recipe(dataset=args.dataset, batch_size=500, test_samples=0))

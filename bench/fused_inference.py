@@ -22,9 +22,9 @@ def measure(name, batches, iters, rounds):
     import numpy as np
     from gluon_tricks.inference import hybridize_fused
     from gluon_tricks.models import inference_graph
-    from gluon_tricks.zoo import build_net
+    from gluon_tricks.zoo import ready_network
     shape = next((s for prefix, s in SHAPES.items() if name.startswith(prefix)), (3, 224, 224))
-    nets = {tag: hybridize_fused(inference_graph(build_net(name, 10, mx.nd.zeros((1,) + shape), [mx.cpu()])),
+    nets = {tag: hybridize_fused(inference_graph(ready_network(name, 10, mx.nd.zeros((1,) + shape), [mx.cpu()])),
                                  mx.cpu(), tag == "fused") for tag in ("plain", "fused")}
     rows = []
     for batch in batches:

@@ -42,9 +42,9 @@ def onnx_rows(args, folder):
     from gluon_tricks.benchmark import input_shape
     from gluon_tricks.export import to_onnx
     from gluon_tricks.models import inference_graph
-    from gluon_tricks.zoo import build_net
+    from gluon_tricks.zoo import ready_network
     shape = input_shape(args.model, args.size)
-    net = inference_graph(build_net(args.model, args.classes, mx.nd.zeros((1,) + shape), [mx.cpu()]))
+    net = inference_graph(ready_network(args.model, args.classes, mx.nd.zeros((1,) + shape), [mx.cpu()]))
     net.hybridize()
     net(mx.nd.zeros((1,) + shape))
     prefix = os.path.join(folder, "net")

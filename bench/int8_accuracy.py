@@ -40,8 +40,8 @@ def main():
     args = p.parse_args()
     import gluon_tricks  # noqa: F401
     from gluon_tricks.machine import cpu_flags, machine_info
-    from gluon_tricks.zoo import names
-    models = args.models.split(",") if args.models else [n for n in names() if n.startswith("fashion_mnist_")]
+    from gluon_tricks.zoo import published_names
+    models = args.models.split(",") if args.models else [n for n in published_names() if n.startswith("fashion_mnist_")]
     machine = machine_info()
     flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"}))
     print("machine: %s, %s cores, flags %s, MXNet %s" % (machine["cpu"], machine["cores"], flags, machine["mxnet"]))

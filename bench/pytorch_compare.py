@@ -89,9 +89,9 @@ def mxnet_side(args):
     from gluon_tricks.benchmark import inference_latency, int8_rows, training_speed
     from gluon_tricks.inference import hybridize_fused
     from gluon_tricks.models import inference_graph
-    from gluon_tricks.zoo import build_net
+    from gluon_tricks.zoo import ready_network
     shape = (args.channels, args.size, args.size)
-    net = build_net(args.model, args.classes, mx.nd.zeros((1,) + shape), [mx.cpu()])
+    net = ready_network(args.model, args.classes, mx.nd.zeros((1,) + shape), [mx.cpu()])
     net.hybridize(static_alloc=True, static_shape=True)
     rows = {"params": sum(p.data().size for p in net.collect_params().values())}
     fp32 = {b: inference_latency(net, b, shape, args.iters, 5) for b in (1, args.batch)}

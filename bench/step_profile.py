@@ -39,7 +39,7 @@ from gluon_tricks.machine import cpu_flags, gemm_gflops, machine_info
 from gluon_tricks.train import Precision, Recipe
 from gluon_tricks.train.precision import PrecisionUnsupported
 from gluon_tricks.train.step import Meter, Stepper, build_loss, build_trainer
-from gluon_tricks.zoo import build_net
+from gluon_tricks.zoo import ready_network
 
 warnings.filterwarnings("ignore", message="Cannot decide type")  # SymbolBlock on a stripped graph
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,7 +52,7 @@ def rungs(recipe, batch, shape, classes, real_data):
     recipe = Recipe.from_dict(dict(recipe.to_dict(), batch_size=batch, train_sizes=()))
     ctx = mx.cpu()
     precision = Precision.from_recipe(recipe)
-    net = precision.prepare(build_net(recipe.model, classes, mx.nd.zeros((1,) + shape), [ctx], recipe.init,
+    net = precision.prepare(ready_network(recipe.model, classes, mx.nd.zeros((1,) + shape), [ctx], recipe.init,
                                       **recipe.model_kwargs))
     stepper = Stepper(recipe, net, build_trainer(recipe, net, precision=precision), build_loss(recipe), [ctx],
                       classes, precision=precision)

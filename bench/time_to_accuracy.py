@@ -123,11 +123,11 @@ def recipe_work(recipe):
     its evaluations (forward passes over the test set, each TTA view counted)."""
     from gluon_tricks.data.in_memory import stage_sizes
     from gluon_tricks.data.loaders import small_sets
-    from gluon_tricks.models import build_architecture
+    from gluon_tricks.models import construct
     from gluon_tricks.models.complexity import complexity, training_flop
     train, test = small_sets(recipe)
     _, size, _, channels = train.images.shape  # NHWC
-    net = build_architecture(recipe.model, classes=len(train.classes), **recipe.model_kwargs)
+    net = construct(recipe.model, classes=len(train.classes), **recipe.model_kwargs)
     sizes = stage_sizes(recipe.train_sizes, recipe.epochs) or [size] * recipe.epochs
     per_epoch = len(train) // recipe.batch_size * recipe.batch_size  # training drops the last partial batch
     views = (2 if recipe.tta_flip else 1) * (5 if recipe.tta_shift else 1)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .models import model_settings
 from .zoo import lookup
-from .zoo import names as zoo_names
+from .zoo import published_names
 from .train import Recipe, fit
 from .train.report import read_log
 from .errors import RUN_FAILED, BadInput, UserError
@@ -107,7 +107,7 @@ def row_recipes(base, grid=GRID, independent=False, teacher=None, teacher_params
             if isinstance(value, str) and value.startswith("@v"):
                 value = variant(base.model, value[1:])
             values[key] = fills.get(value, value) if isinstance(value, str) else value
-        if values.get("teacher") and not values.get("teacher_params") and values["teacher"] not in zoo_names():
+        if values.get("teacher") and not values.get("teacher_params") and values["teacher"] not in published_names():
             raise BadInput("the distillation row needs teacher weights: a published --teacher, --teacher-params, "
                            "or --train-teacher")
         start = (rows[0][1] if paper_baseline else baseline) if independent and rows else previous
@@ -402,7 +402,7 @@ def ablate(base, seeds, out, rows=None, independent=False, teacher=None, teacher
         if unknown:
             raise BadInput("unknown row(s) %s; rows are: %s" % (unknown, "; ".join(l for l, _ in grid)))
         grid = [g for g in grid if g[0] in rows or g[0] == grid[0][0]]
-    elif not (teacher and (teacher_params or train_teacher or teacher in zoo_names())):
+    elif not (teacher and (teacher_params or train_teacher or teacher in published_names())):
         grid = [g for g in grid if "teacher" not in g[1]]
     distils = any("teacher" in g[1] for g in grid)
     if distils and not teacher:

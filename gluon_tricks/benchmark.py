@@ -11,18 +11,18 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from .inference import hybridize_fused
-from .models import architectures, build_architecture, inference_graph
+from .models import registered_names, construct, inference_graph
 from .models.registry import natural_key
 from .train import Precision, Recipe
 from .train.step import Meter, Stepper, build_loss, build_trainer
 from .models.complexity import complexity  # noqa: F401  (part of this module's interface)
-from .zoo import build_net, versions
+from .zoo import ready_network, versions
 
 def input_shape(model, size=None):
     """(C, H, W), 3 channels: ``size``, else the size the model's published weights expect (299 px for
     Inception-V3), else 32 px for the small-input family and 224 px otherwise."""
     from .zoo import catalog
-    if not size and model in catalog.names():
+    if not size and model in catalog.published_names():
         size = catalog.entry(model).inputs.input_size
     size = size or (32 if model.startswith("cifar_") else 224)
     return (3, size, size)
@@ -40,7 +40,7 @@ def training_speed(model, batch, shape, dtype="float32", steps=10, warmup=3, cla
     ctx = ctx or mx.cpu()
     r = Recipe(model=model, dtype=dtype, batch_size=batch, lr=0.01, **recipe)
     precision = Precision(dtype).activate()
-    net = precision.prepare(build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
+    net = precision.prepare(ready_network(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
     trainer = build_trainer(r, net, precision=precision)
     stepper = Stepper(r, net, trainer, build_loss(r), [ctx], classes, precision=precision)
     x, y = _batch(shape, batch, classes, ctx)
@@ -71,7 +71,7 @@ def speed_rows(model, batches, shape, precision, mode="both", steps=10, warmup=3
     inference runs the graph a :class:`~gluon_tricks.inference.Predictor` runs (oneDNN's fused
     one where it exists), or with ``fuse=False`` the plain graph."""
     ctx = ctx or mx.cpu()
-    net = precision.activate().prepare(build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
+    net = precision.activate().prepare(ready_network(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx]))
     params, macs = complexity(net, shape) if precision.dtype == "float32" else (None, None)
     if precision.dtype == "float32" and mode != "train":
         hybridize_fused(inference_graph(net), ctx, fuse)
@@ -94,7 +94,7 @@ def int8_rows(model, batches, shape, steps=10, warmup=3, classes=1000, ctx=None)
     from .quantize import check_int8, quantize_net
     ctx = ctx or mx.cpu()
     check_int8(ctx)
-    net = build_net(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx])
+    net = ready_network(model, classes, mx.nd.zeros((1,) + tuple(shape)), [ctx])
     net.hybridize()
     qnet = quantize_net(net, shape, _batch(shape, 64, classes, ctx)[0], "naive", ctx=ctx)
     return [inference_latency(qnet, batch, shape, steps, warmup, ctx) for batch in batches]
@@ -185,9 +185,9 @@ def published_top1(name):
 def compare_models(pattern="resnet*_v1d", batch=32, size=None, iters=3, classes=1000):
     """One row per registry model matching ``pattern``: params, GMACs, fwd+bwd ms, published top-1."""
     rows = []
-    for name in sorted(architectures(pattern), key=natural_key):
+    for name in sorted(registered_names(pattern), key=natural_key):
         shape = input_shape(name, size)
-        net = build_architecture(name, classes=classes)
+        net = construct(name, classes=classes)
         net.initialize(mx.init.Xavier())
         params, macs = complexity(net, shape)
         net.hybridize(static_alloc=True, static_shape=True)

@@ -12,7 +12,7 @@ from .data.loaders import augment
 from .models import inference_graph
 from .train.checkpoint import Checkpoints
 from .train.config import Recipe
-from .zoo import build_net, imagenet_class_names, lookup
+from .zoo import ready_network, imagenet_class_names, lookup
 from .errors import BadInput, InputNotFound
 
 
@@ -67,7 +67,7 @@ class Predictor:
         kwargs = recipe.network_settings()
         if kwargs.get("fused_bn_relu"):
             kwargs["fused_bn_relu"] = False  # the same weights; oneDNN fuses Conv + BN + ReLU only from the pair
-        net = inference_graph(build_net(spec, count, sample, [ctx], **kwargs))
+        net = inference_graph(ready_network(spec, count, sample, [ctx], **kwargs))
         return cls(hybridize_fused(net, ctx), recipe, class_names(classes, count), ctx)
 
     @classmethod

@@ -9,7 +9,7 @@ from conftest import PLAIN_MXNET
 
 from gluon_tricks import get_model
 from gluon_tricks.models import ResNet, UnknownModel, WeightsMismatch, builder, model_settings
-from gluon_tricks.models import architectures as registry_names
+from gluon_tricks.models import registered_names as registry_names
 
 
 @pytest.fixture(scope="module")
@@ -435,7 +435,7 @@ def test_whitened_first_conv_is_set_and_frozen_through_a_training_step():
     from gluon_tricks.train.step import Stepper, build_loss, build_trainer
     net = get_model("cifar_resnet9", classes=10, channels=(8, 16, 16, 32))
     x = mx.nd.random.normal(shape=(16, 1, 12, 12))
-    net.infer_shape(x)  # as build_net does: a forward pass would leave oneDNN layouts behind
+    net.infer_shape(x)  # as ready_network does: a forward pass would leave oneDNN layouts behind
     net.initialize(mx.init.Xavier())
     conv = whiten_first_conv(net, x.asnumpy())
     assert conv is net.features[0][0] and conv.weight.grad_req == "null"

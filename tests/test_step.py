@@ -7,7 +7,7 @@ import pytest
 from gluon_tricks.train import Precision, Recipe, Reduction, Schedule
 from gluon_tricks.train.precision import LossScaler
 from gluon_tricks.train.step import Stepper, build_loss, build_trainer
-from gluon_tricks.zoo import build_net
+from gluon_tricks.zoo import ready_network
 
 SHAPE = (1, 8, 8)
 
@@ -15,7 +15,7 @@ SHAPE = (1, 8, 8)
 def _stepper(scaler=None, **fields):
     recipe = Recipe(model="cifar_resnet20_v1b", batch_size=4, lr=0.1, label_smoothing=0.0, **fields).validate()
     mx.random.seed(0)
-    net = build_net(recipe.model, 3, mx.nd.zeros((1,) + SHAPE), [mx.cpu()])
+    net = ready_network(recipe.model, 3, mx.nd.zeros((1,) + SHAPE), [mx.cpu()])
     net.hybridize()
     trainer = build_trainer(recipe, net, precision=Precision("float32"))
     stepper = Stepper(recipe, net, trainer, build_loss(recipe), [mx.cpu()], 3)
@@ -78,7 +78,7 @@ def test_mixup_acts_in_the_real_step_until_its_last_epochs():
 def test_the_trainer_the_recipe_builds():
     recipe = Recipe(model="cifar_resnet20_v1b", optimizer="nag", lr=0.2, momentum=0.8, wd=3e-4, no_wd=True,
                     batch_size=64, lr_batch_scale=256, dtype="float16")
-    net = build_net(recipe.model, 3, mx.nd.zeros((1,) + SHAPE), [mx.cpu()])
+    net = ready_network(recipe.model, 3, mx.nd.zeros((1,) + SHAPE), [mx.cpu()])
     trainer = build_trainer(recipe, net, Reduction("device", workers=4), Precision.from_recipe(recipe))
     opt = trainer._optimizer
     assert type(opt).__name__ == "NAG" and opt.momentum == 0.8 and opt.wd == 3e-4
@@ -104,7 +104,7 @@ def test_precision_policy():
     assert fp16.optimizer_params() == {"multi_precision": True} and fp32.optimizer_params() == {}
     assert fp16.scaler().dynamic and Precision("float16", loss_scale=128).scaler().scale == 128
     assert fp32.scaler() is None and bf16.scaler() is None
-    net = build_net("cifar_resnet20_v1b", 3, mx.nd.zeros((1,) + SHAPE), [mx.cpu()])
+    net = ready_network("cifar_resnet20_v1b", 3, mx.nd.zeros((1,) + SHAPE), [mx.cpu()])
     fp16.prepare(net, hybridize=False)
     dtypes = {p.name.rsplit("_", 1)[-1]: np.dtype(p.dtype) for p in net.collect_params().values()}
     assert dtypes["weight"] == np.float16 and dtypes["gamma"] == np.float32  # BN stays float32

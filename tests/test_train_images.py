@@ -50,7 +50,7 @@ def test_image_data_without_a_source_is_a_clear_error(tmp_path):
 
 
 def _net(classes, sample, params=None, finetune=True):
-    return zoo.build_net("cifar_resnet20_v1b", classes, sample, [mx.cpu()], params=params, finetune=finetune)
+    return zoo.ready_network("cifar_resnet20_v1b", classes, sample, [mx.cpu()], params=params, finetune=finetune)
 
 
 def test_fine_tuning_keeps_the_features_and_replaces_a_classifier_of_another_size(tmp_path):

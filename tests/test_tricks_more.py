@@ -85,12 +85,12 @@ def test_distillation_rejects_bad_settings():
 @pytest.mark.parametrize("hybridize", [False, True])
 def test_an_ensemble_answers_with_the_mean_of_its_members_probabilities(hybridize):
     from mxnet.gluon import nn
-    from gluon_tricks.models.ensemble import Ensemble, build_members
+    from gluon_tricks.models.ensemble import Ensemble, scoped_members
     rng = np.random.default_rng(3)
     x = mx.nd.array(rng.normal(size=(4, 6)))
     scales = (1.0, 40.0, 300.0)
     # one explicit prefix for all, as a registry's networks of one architecture have
-    members = build_members(lambda scale: nn.Dense(5, in_units=6, prefix="fc_"), scales)
+    members = scoped_members(lambda scale: nn.Dense(5, in_units=6, prefix="fc_"), scales)
     for member, scale in zip(members, scales):
         member.initialize(mx.init.Normal(scale))
     ensemble = Ensemble(members)

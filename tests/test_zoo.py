@@ -14,7 +14,7 @@ from conftest import ROOT, needs_data, zip_of
 from gluon_tricks import get_model, list_models, zoo
 from gluon_tricks.cli import zoo as zoo_command
 from gluon_tricks.models import UnknownModel
-from gluon_tricks.models import build_architecture
+from gluon_tricks.models import construct
 
 CLASSES = ["c%d" % i for i in range(10)]
 TINY_INPUTS = {"eval_set": "made in the test", "classes": 10, "class_names": CLASSES, "channels": 3,
@@ -25,7 +25,7 @@ X = mx.nd.array(np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 32)))
 def _weights(path, arch="cifar_resnet20_v1", seed=0):
     """A network's parameters written to ``path``; (sha1, its outputs on X)."""
     mx.random.seed(seed)
-    net = build_architecture(arch)
+    net = construct(arch)
     net.initialize(mx.init.Xavier())
     out = net(X).asnumpy()
     net.save_parameters(str(path))
@@ -72,7 +72,7 @@ def test_the_manifest_holds_gluoncvs_sha1s_and_every_name_it_publishes_in_our_fa
 
 
 def test_every_entry_builds_its_architecture_and_names_have_one_default():
-    for name in zoo.names():
+    for name in zoo.published_names():
         versions = zoo.versions(name)
         assert sum(e.default for e in versions) == 1 and versions[0].default
         for e in versions:
@@ -357,9 +357,9 @@ def test_publish_refuses_an_unfinished_run(tmp_path):
 
 @needs_data
 def test_a_grayscale_model_fine_tunes_on_rgb_images_starting_from_the_same_features(capsys):
-    from gluon_tricks.zoo import build_net
+    from gluon_tricks.zoo import ready_network
     gray = get_model("fashion_mnist_resnet20_v1b", pretrained=True)
-    rgb = build_net("fashion_mnist_resnet20_v1b", 4, mx.nd.zeros((1, 3, 28, 28)), [mx.cpu()], params=True)
+    rgb = ready_network("fashion_mnist_resnet20_v1b", 4, mx.nd.zeros((1, 3, 28, 28)), [mx.cpu()], params=True)
     assert "conv1.weight adapted from 1 to 3 input channels" in capsys.readouterr().err
     x = mx.nd.array(np.random.default_rng(0).standard_normal((4, 1, 28, 28)))
     features = lambda net, images: net.flat(net.avgpool(net.layer3(net.layer2(net.layer1(  # noqa: E731

@@ -72,7 +72,7 @@ def main(args):
     report = {"time": time.strftime("%Y-%m-%d %H:%M"), "machine": machine_info(),
               "args": {k: v for k, v in vars(args).items() if k != "_argv"}}
     if args.compare:
-        if not benchmark.architectures(args.compare):
+        if not benchmark.registered_names(args.compare):
             raise BadInput("no registry model matches %r" % args.compare)
         rows = benchmark.compare_models(args.compare, batches[0], args.size, args.prof)
         print(benchmark.markdown_table(rows, COMPARE_COLUMNS))

@@ -66,7 +66,7 @@ def _where(root, e):
 
 
 def list_versions(root, pattern, as_json):
-    found = [e for name in zoo.names() if fnmatch.fnmatchcase(name, pattern) for e in zoo.versions(name)]
+    found = [e for name in zoo.published_names() if fnmatch.fnmatchcase(name, pattern) for e in zoo.versions(name)]
     if not found:
         raise BadInput("no published name matches %r; see: python -m gluon_tricks.zoo list" % pattern)
     for e in found:
@@ -85,7 +85,7 @@ def list_versions(root, pattern, as_json):
 def download(root, names, every):
     if not names and not every:
         raise BadInput("name what to download (NAME or NAME:TAG), or pass --all")
-    wanted = [e for name in zoo.names() for e in zoo.versions(name)] if every else \
+    wanted = [e for name in zoo.published_names() for e in zoo.versions(name)] if every else \
         [zoo.entry(n.partition(":")[0], n.partition(":")[2] or True) for n in names]
     paths = []
     for e in wanted:

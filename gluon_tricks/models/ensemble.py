@@ -6,7 +6,7 @@ import math
 from mxnet.gluon import HybridBlock
 
 
-def build_members(make, items):
+def scoped_members(make, items):
     """``[make(item) for item in items]``, each built in a name scope of its own: two networks of one
     architecture otherwise carry the same parameter names, and one graph of both fails."""
     members = []

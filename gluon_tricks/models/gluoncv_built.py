@@ -73,7 +73,7 @@ def accepted_settings(name):
     return frozenset(accepted - _OURS)
 
 
-def build_gluoncv(name, **settings):
+def gluoncv_network(name, **settings):
     """GluonCV's ``name`` from ``gluoncv.model_zoo.get_model`` with ``settings`` passed to its
     constructor, uninitialised (weights load through :mod:`gluon_tricks.zoo`, which checks them). A
     setting it does not take is refused in one line before anything is built; an error raised while

@@ -1,4 +1,4 @@
-"""Model registry: a name is a class plus a dict of settings; ``build_architecture`` keyword arguments
+"""Model registry: a name is a class plus a dict of settings; ``construct`` keyword arguments
 override them. Weights and published names live in :mod:`gluon_tricks.zoo`, whose ``get_model`` is the
 public one."""
 import difflib
@@ -38,7 +38,7 @@ def builder(name):
     return "gluoncv" if name in gluoncv_built.NAMES else "gluon_tricks"
 
 
-def architectures(pattern="*"):
+def registered_names(pattern="*"):
     """Registered architecture names matching a shell-style pattern, sorted."""
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
 
@@ -63,7 +63,7 @@ def _lookup(name):
         raise UnknownModel("unknown model %r; %s" % (name, hint)) from None
 
 
-def build_architecture(name, **kwargs):
+def construct(name, **kwargs):
     """Build a registered architecture, uninitialised; keyword arguments override its settings (``classes=10``, ``last_gamma=True``).
     A setting the network does not have is refused in one line (:class:`SettingRefused`)."""
     cls, settings = _lookup(name)
@@ -133,4 +133,4 @@ for _m in ("1.0", "0.75", "0.5", "0.25"):
 register("inceptionv3", Inception3)
 
 for _name in gluoncv_built.NAMES:
-    register(_name, functools.partial(gluoncv_built.build_gluoncv, _name))
+    register(_name, functools.partial(gluoncv_built.gluoncv_network, _name))

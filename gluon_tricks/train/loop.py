@@ -14,10 +14,10 @@ import numpy as np
 
 from .. import data
 from ..machine import process_started
-from ..models.ensemble import Ensemble, build_members
+from ..models.ensemble import Ensemble, scoped_members
 from ..models.whitening import whiten_first_conv
 from ..notice import notice
-from ..zoo import build_net, lookup
+from ..zoo import ready_network, lookup
 from . import parallel
 from .config import Recipe
 from .evaluation import accuracy_report, evaluate
@@ -81,13 +81,13 @@ def build_network(run, precision):
     """The trained network and, for distillation, its teacher (on this worker's devices)."""
     recipe, classes = run.recipe, len(run.class_names)
     sample = mx.nd.zeros((1,) + tuple(run.train_loader.data_shape))
-    net = build_net(recipe.model, classes, sample, run.ctxs, recipe.init, recipe.pretrained,
+    net = ready_network(recipe.model, classes, sample, run.ctxs, recipe.init, recipe.pretrained,
                     **recipe.network_settings())
     if recipe.whiten_images:
         whiten_first_conv(net, run.train_loader.normalized(recipe.whiten_images))
     teacher = None
     if recipe.teacher:
-        members = build_members(lambda name: build_net(name, classes, sample, run.ctxs, finetune=False,
+        members = scoped_members(lambda name: ready_network(name, classes, sample, run.ctxs, finetune=False,
                                                        params=recipe.teacher_params or True), recipe.teachers())
         teacher = precision.prepare(members[0] if len(members) == 1 else Ensemble(members), recipe.hybridize)
     return precision.prepare(net, recipe.hybridize), teacher

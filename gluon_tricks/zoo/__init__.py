@@ -7,14 +7,14 @@ import tempfile
 
 import mxnet as mx
 
-from ..models import architectures, build_architecture, builder
+from ..models import registered_names, construct, builder
 from ..models.weights import WeightsMismatch
 from ..notice import notice
-from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_class_names, names,  # noqa: F401
+from .catalog import (Entry, Inputs, add_manifest, entries, entry, imagenet_class_names, published_names,  # noqa: F401
                       remove_manifests, versions)
 from .store import ChecksumError, ZooError  # noqa: F401
-from .weights import (INITIALIZERS, ModelSpec, adapt_input_channels, cache_dir, classifier_size,  # noqa: F401
-                      lookup, replace_classifier, weights_file)
+from .adapt import INITIALIZERS, adapt_input_channels, classifier_size, replace_classifier  # noqa: F401
+from .spec import ModelSpec, cache_dir, lookup, weights_file  # noqa: F401
 from ..errors import BadInput, reason
 
 
@@ -30,11 +30,11 @@ def get_model(name, pretrained=False, classes=None, root=None, ctx=None, **setti
     spec = lookup(name, pretrained, root)
     if spec.weights is None:
         classes = classes or (spec.inputs.classes if spec.inputs else None)
-        return build_architecture(spec.architecture, **dict(spec.settings, **settings,
+        return construct(spec.architecture, **dict(spec.settings, **settings,
                                                             **({"classes": classes} if classes else {})))
     ctx = ctx or mx.cpu()
     count = spec.weights_classes
-    net = build_architecture(spec.architecture, **dict(spec.settings, **settings, **({"classes": count} if count else {})))
+    net = construct(spec.architecture, **dict(spec.settings, **settings, **({"classes": count} if count else {})))
     _load(net, spec.weights, ctx)
     if classes and count and classes != count:
         replace_classifier(net, classes, [ctx])
@@ -49,7 +49,7 @@ def list_models(pattern="*", pretrained=False, built_by=None):
     ``pretrained=True`` only those with published weights. ``built_by``: only the networks written
     in this package ('gluon_tricks') or only GluonCV's own ('gluoncv')."""
     import fnmatch
-    pool = set(names()) if pretrained else set(architectures()) | set(names())
+    pool = set(published_names()) if pretrained else set(registered_names()) | set(published_names())
     if built_by is not None:
         if built_by not in ("gluon_tricks", "gluoncv"):
             raise BadInput("built_by must be 'gluon_tricks' or 'gluoncv', got %r" % (built_by,))
@@ -66,7 +66,7 @@ def _load(net, path, ctx):
         raise ZooError("%s does not hold this network's parameters: %s" % (path, reason(err))) from None
 
 
-def build_net(model, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):
+def ready_network(model, classes, sample, ctxs, init="msra", params=None, finetune=True, **kwargs):
     """A model (a registry or published name, or a :class:`ModelSpec` that already holds its
     weights) on ``ctxs``, initialised or loaded from ``params`` (a file, or published weights: see
     :func:`lookup`), in float32 and not hybridized (the caller's precision policy casts it).
@@ -76,7 +76,7 @@ def build_net(model, classes, sample, ctxs, init="msra", params=None, finetune=T
     spec = model if isinstance(model, ModelSpec) else lookup(model, params)
     name, params = spec.name, spec.weights
     file_classes = spec.weights_classes if params else classes
-    net = build_architecture(spec.architecture, **dict(spec.settings, **kwargs, classes=file_classes or classes))
+    net = construct(spec.architecture, **dict(spec.settings, **kwargs, classes=file_classes or classes))
     # Shapes by symbolic inference, not a forward pass: an inference-mode pass leaves conv weights
     # in oneDNN's blocked layout, which the dist kvstore then ships with the wrong size.
     try:

@@ -10,7 +10,7 @@ import json
 import os
 from typing import Optional
 
-from ..models import architectures
+from ..models import registered_names
 from ..models.registry import UnknownModel, natural_key
 from .store import ZooError
 from ..errors import BadInput
@@ -136,7 +136,7 @@ def remove_manifests():
     _EXTRA.clear()
 
 
-def names():
+def published_names():
     """Names that have published weights, sorted."""
     return sorted({e.name for e in entries()}, key=natural_key)
 
@@ -156,12 +156,12 @@ def entry(name, version=True):
     close matches, when the name is neither an architecture nor published)."""
     found = versions(name)
     if not found:
-        known = set(architectures())
+        known = set(registered_names())
         if name in known:
-            close = difflib.get_close_matches(str(name), names(), n=4, cutoff=0.5)
+            close = difflib.get_close_matches(str(name), published_names(), n=4, cutoff=0.5)
             raise ZooError("no published weights for %r; %s(%d names have weights: gt-zoo list)" % (
-                name, "the closest published: %s " % ", ".join(close) if close else "", len(names())))
-        close = difflib.get_close_matches(str(name), sorted(known | set(names())), n=6, cutoff=0.6)
+                name, "the closest published: %s " % ", ".join(close) if close else "", len(published_names())))
+        close = difflib.get_close_matches(str(name), sorted(known | set(published_names())), n=6, cutoff=0.6)
         raise UnknownModel("unknown model %r%s" % (name, "; did you mean: %s?" % ", ".join(close) if close else
                                                    "; see gluon_tricks.list_models()"))
     if version is True:

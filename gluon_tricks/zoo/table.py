@@ -2,7 +2,7 @@
 docs print these, so a figure changes in one place (the manifest) and everywhere at once."""
 import os
 
-from ..models import build_architecture
+from ..models import construct
 from ..models.complexity import complexity
 from ..models.registry import builder, natural_key
 from .catalog import REPOSITORY, entries
@@ -18,7 +18,7 @@ def rows(gluoncv=None):
     for e in sorted(entries(), key=lambda e: (natural_key(e.name), not e.default)):
         if gluoncv is not None and (e.source == "gluoncv") != gluoncv:
             continue
-        net = build_architecture(e.architecture, **dict(e.settings, classes=e.inputs.classes))
+        net = construct(e.architecture, **dict(e.settings, classes=e.inputs.classes))
         params, macs = complexity(net, (e.inputs.channels, e.inputs.input_size, e.inputs.input_size))
         out.append(dict(entry=e, params_m=params / 1e6, gmacs=macs / 1e9))
     return out
