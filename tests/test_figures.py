@@ -74,6 +74,19 @@ def int8_largest_change(cpu):
     return "%.2f points" % max(abs(100 * (row["int8_top1"] - row["float32_top1"])) for row in r["rows"])
 
 
+def work(record):
+    return "%.1f TFLOP" % record["work"]["train_tflop"]
+
+
+def pipeline(cpu, side):
+    """The default loader over .rec against the decode limit, or against the ImageRecordIter backend."""
+    r = newest("input_pipeline.jsonl", lambda r: cpu_class(r["machine"]) == cpu)
+    ours = next(v for k, v in r["img_per_s"].items() if k.startswith("ours,") and k.endswith("over .rec, complete"))
+    if side == "limit":
+        return "%.2f of the limit" % (ours / r["img_per_s"]["decode limit (cv2.imdecode)"])
+    return "%.1fx" % (ours / r["img_per_s"]["ours, ImageRecordIter backend, complete"])
+
+
 def published_top1(name):
     with open(os.path.join(ROOT, "model_zoo", name, "metrics.json")) as f:
         return "%.2f%%" % (100 * json.load(f)["top1"])
@@ -81,6 +94,7 @@ def published_top1(name):
 
 FASTEST = "model_zoo/fashion_mnist_fastest.yaml"
 FASTEST_BF16 = "model_zoo/fashion_mnist_fastest_bf16.yaml"
+FEWEST_FLOP = "bench/ablation/fewer_flops/fast7_c96.yaml"
 CLAIMS = [  # (what, the figure from its record, the texts that state it)
     ("bf16 recipe, ten seeds, AMX: mean", lambda: mean_top1(ten_seeds(FASTEST_BF16, "amx")), [README, TTA_PAGE]),
     ("bf16 recipe, ten seeds, AMX: minutes", lambda: median_minutes(ten_seeds(FASTEST_BF16, "amx")),
@@ -89,6 +103,13 @@ CLAIMS = [  # (what, the figure from its record, the texts that state it)
     ("fastest recipe, ten seeds, AMX: minutes", lambda: median_minutes(ten_seeds(FASTEST, "amx")),
      [README, TTA_PAGE]),
     ("fastest recipe, AVX-512: minutes", lambda: median_minutes(seeds_of(FASTEST, "avx512")), [README, TTA_PAGE]),
+    ("fastest recipe, AVX-512: mean", lambda: mean_top1(seeds_of(FASTEST, "avx512")), [README, TTA_PAGE]),
+    ("fewest-FLOP recipe, ten seeds, AVX-512: mean", lambda: mean_top1(ten_seeds(FEWEST_FLOP, "avx512")),
+     [README, TTA_PAGE]),
+    ("fewest-FLOP recipe, ten seeds, AVX-512: minutes", lambda: median_minutes(ten_seeds(FEWEST_FLOP, "avx512")),
+     [README, TTA_PAGE]),
+    ("fewest-FLOP recipe: training work", lambda: work(ten_seeds(FEWEST_FLOP, "avx512")), [README, TTA_PAGE]),
+    ("fastest recipe: training work", lambda: work(seeds_of(FASTEST, "avx512")), [TTA_PAGE]),
     ("ResNet-50-D vs GluonCV's loop, AVX-512", lambda: trainer_ratio("avx512", "resnet50_v1d", 1000),
      [README, SPEED_PAGE]),
     ("ResNet-20 vs GluonCV's loop, AVX-512", lambda: trainer_ratio("avx512", "cifar_resnet20_v1", 10),
@@ -101,6 +122,10 @@ CLAIMS = [  # (what, the figure from its record, the texts that state it)
     ("int8 ResNet-50-D throughput, AMX", lambda: int8_speed("amx", "resnet50_v1d"), [README, PRECISION_PAGE]),
     ("int8 accuracy, largest change, AVX-512", lambda: int8_largest_change("avx512"),
      [README, PRECISION_PAGE, MODELS_PAGE]),
+    ("input pipeline against the decode limit, AVX-512", lambda: pipeline("avx512", "limit"),
+     [README, "docs/results/input_pipeline.rst"]),
+    ("input pipeline against ImageRecordIter, AVX-512", lambda: pipeline("avx512", "imagerecorditer"),
+     [README, "docs/results/input_pipeline.rst"]),
     ("best published model", lambda: published_top1("fashion_mnist_resnet9_w32_e56"), [README, MODELS_PAGE]),
 ]
 
