@@ -120,6 +120,7 @@ CLAIMS = [  # (what, the figure from its record, the texts that state it)
     ("MobileNet, fused, vs GluonCV's loop, AMX", lambda: trainer_ratio("amx", "mobilenet1.0", 1000, "ours+"),
      [README, SPEED_PAGE]),
     ("int8 ResNet-50-D throughput, AMX", lambda: int8_speed("amx", "resnet50_v1d"), [README, PRECISION_PAGE]),
+    ("int8 ResNet-50-D throughput, AVX-512", lambda: int8_speed("avx512", "resnet50_v1d"), [README, PRECISION_PAGE]),
     ("int8 accuracy, largest change, AVX-512", lambda: int8_largest_change("avx512"),
      [README, PRECISION_PAGE, MODELS_PAGE]),
     ("input pipeline against the decode limit, AVX-512", lambda: pipeline("avx512", "limit"),
