@@ -45,13 +45,14 @@ def ten_seeds(recipe, cpu):
                   r.get("over_seeds", {}).get("seeds") == 10 and cpu_class(r["machine"]) == cpu)
 
 
-def seeds_of(recipe, cpu):
-    return newest("time_to_accuracy.jsonl", lambda r: recipe_file(r) == recipe and "over_seeds" in r and
-                  cpu_class(r["machine"]) == cpu)
-
-
 def mean_top1(record):
     return "%.2f%%" % (100 * record["over_seeds"]["mean"])
+
+
+def mean_one_view(record):
+    """The mean over seeds without test-time augmentation, from each run's last evaluation."""
+    last = [run["epochs"][-1]["test_acc_one_view"] for run in record["runs"] if run["side"] == "ours"]
+    return "%.2f%%" % (100 * sum(last) / len(last))
 
 
 def median_minutes(record):
@@ -102,14 +103,19 @@ CLAIMS = [  # (what, the figure from its record, the texts that state it)
     ("fastest recipe, ten seeds, AMX: mean", lambda: mean_top1(ten_seeds(FASTEST, "amx")), [README, TTA_PAGE]),
     ("fastest recipe, ten seeds, AMX: minutes", lambda: median_minutes(ten_seeds(FASTEST, "amx")),
      [README, TTA_PAGE]),
-    ("fastest recipe, AVX-512: minutes", lambda: median_minutes(seeds_of(FASTEST, "avx512")), [README, TTA_PAGE]),
-    ("fastest recipe, AVX-512: mean", lambda: mean_top1(seeds_of(FASTEST, "avx512")), [README, TTA_PAGE]),
+    ("fastest recipe, ten seeds, AVX-512: minutes", lambda: median_minutes(ten_seeds(FASTEST, "avx512")),
+     [README, TTA_PAGE]),
+    ("fastest recipe, ten seeds, AVX-512: mean", lambda: mean_top1(ten_seeds(FASTEST, "avx512")), [README, TTA_PAGE]),
+    ("fastest recipe, ten seeds, AVX-512: mean without TTA", lambda: mean_one_view(ten_seeds(FASTEST, "avx512")),
+     [README, TTA_PAGE]),
     ("94% in fewer FLOP, ten seeds, AVX-512: mean", lambda: mean_top1(ten_seeds(FEWER_FLOP, "avx512")),
+     [README, TTA_PAGE]),
+    ("94% in fewer FLOP, ten seeds, AVX-512: mean without TTA", lambda: mean_one_view(ten_seeds(FEWER_FLOP, "avx512")),
      [README, TTA_PAGE]),
     ("94% in fewer FLOP, ten seeds, AVX-512: minutes", lambda: median_minutes(ten_seeds(FEWER_FLOP, "avx512")),
      [README, TTA_PAGE]),
     ("94% in fewer FLOP: training work", lambda: work(ten_seeds(FEWER_FLOP, "avx512")), [README, TTA_PAGE]),
-    ("fastest recipe: training work", lambda: work(seeds_of(FASTEST, "avx512")), [TTA_PAGE]),
+    ("fastest recipe: training work", lambda: work(ten_seeds(FASTEST, "avx512")), [TTA_PAGE]),
     ("ResNet-50-D vs GluonCV's loop, AVX-512", lambda: trainer_ratio("avx512", "resnet50_v1d", 1000),
      [README, SPEED_PAGE]),
     ("ResNet-20 vs GluonCV's loop, AVX-512", lambda: trainer_ratio("avx512", "cifar_resnet20_v1", 10),
